@@ -1,0 +1,3 @@
+from seriesguard.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP: the training/management API and the inference API (FastAPI)."""

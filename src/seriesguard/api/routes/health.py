@@ -1,0 +1,42 @@
+"""Health, liveness and readiness (the seed's probe paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from seriesguard import __version__
+from seriesguard.api.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(runtime: RuntimeDep) -> dict[str, Any]:
+    predictor = runtime.predictor
+    return {
+        "status": "ok" if predictor.ready else "starting",
+        "version": __version__,
+        "models_in_memory": len(predictor.table),
+        "queue_depth": runtime.queue.depth(),
+    }
+
+
+@router.get("/api/v1/liveness")
+async def liveness() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/api/v1/readiness")
+async def readiness(runtime: RuntimeDep) -> JSONResponse:
+    """Ready only after the warm load: a pod must not take traffic with an empty table."""
+    ready = runtime.predictor.ready
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "warming",
+            "models_in_memory": len(runtime.predictor.table),
+        },
+        status_code=200 if ready else 503,
+    )

@@ -1,0 +1,93 @@
+"""Series, versions, promotion and deployment config (seed flow 2)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from seriesguard.api.convert import label, series_out, version_out
+from seriesguard.api.deps import ModelsDep, RuntimeDep
+from seriesguard.api.schemas import (
+    DeploymentConfig,
+    PromoteRequest,
+    PromoteResponse,
+    SeriesDetail,
+    SeriesPage,
+)
+from seriesguard.core.series import check_series_id, model_name, parse_version
+from seriesguard.core.stages import Stage
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+
+@router.get("", response_model=SeriesPage)
+async def list_models(
+    models: ModelsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    prefix: str | None = None,
+) -> SeriesPage:
+    items, total = await run_in_threadpool(
+        lambda: models.list_series(limit=limit, offset=offset, prefix=prefix)
+    )
+    return SeriesPage(items=[series_out(s) for s in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{series_id}", response_model=SeriesDetail)
+async def get_model(series_id: str, models: ModelsDep) -> SeriesDetail:
+    summary, versions = await run_in_threadpool(models.series, series_id)
+    return SeriesDetail(
+        **series_out(summary).model_dump(), versions=[version_out(v) for v in versions]
+    )
+
+
+@router.post("/{series_id}/versions/{version}/promote", response_model=PromoteResponse)
+async def promote(
+    series_id: str, version: str, body: PromoteRequest, models: ModelsDep
+) -> PromoteResponse:
+    number = parse_version(version)
+    result = await run_in_threadpool(
+        lambda: models.promote(
+            series_id=series_id,
+            version=number,
+            strategy=body.strategy,
+            archive_existing=body.archive_existing,
+        )
+    )
+    return PromoteResponse(
+        version=label(result.version) or "",
+        previous_version=label(result.previous_version),
+        archived=result.archived,
+    )
+
+
+@router.get("/{series_id}/deployment-config", response_model=DeploymentConfig)
+async def deployment_config(
+    series_id: str, models: ModelsDep, runtime: RuntimeDep
+) -> DeploymentConfig:
+    check_series_id(series_id)
+    summary, versions = await run_in_threadpool(models.series, series_id)
+    by_stage = {v.stage: v for v in versions}
+    served = runtime.predictor.table.get(series_id)
+    return DeploymentConfig(
+        series_id=series_id,
+        registered_model=model_name(series_id),
+        strategy="direct",
+        production=version_out(by_stage[Stage.PRODUCTION])
+        if Stage.PRODUCTION in by_stage
+        else None,
+        staging=version_out(
+            max((v for v in versions if v.stage is Stage.STAGING), key=lambda v: v.version)
+        )
+        if summary.staging_version is not None
+        else None,
+        serving={
+            "traffic": {label(summary.production_version) or "fallback": 100},
+            "model_uri": f"models:/{model_name(series_id)}@production",
+            "in_memory_version": label(served.version) if served else None,
+            "loaded_from": served.origin if served else None,
+            "fallback_enabled": runtime.predictor.fallback_enabled,
+        },
+    )

@@ -1,0 +1,154 @@
+"""Request and response bodies, in the seed's shapes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seriesguard.core.jobs import DEFAULT_PRIORITY
+
+Timestamp = float | str
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainingConfigBody(Strict):
+    algorithm: str = Field(default="statistical", description="statistical (alias zscore).")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(default=DEFAULT_PRIORITY, description="1 (lowest) to 10 (highest).")
+
+
+class TrainingRequest(Strict):
+    timestamps: list[Timestamp] = Field(description="Epoch seconds or ISO-8601, increasing.")
+    values: list[float] = Field(description="One finite value per timestamp.")
+    config: TrainingConfigBody = Field(default_factory=TrainingConfigBody)
+
+
+class JobOut(BaseModel):
+    job_id: str
+    series_id: str
+    status: str
+    priority: int
+    algorithm: str
+    hyperparameters: dict[str, Any]
+    training_points: int
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    attempts: int
+    model_version: str | None = None
+    mlflow_run_id: str | None = None
+    error: str | None = None
+    links: dict[str, str]
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class VersionOut(BaseModel):
+    version: str
+    stage: str
+    algorithm: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    created_at: str
+    job_id: str | None = None
+    mlflow_run_id: str | None = None
+
+
+class SeriesOut(BaseModel):
+    series_id: str
+    registered_model: str
+    production_version: str | None
+    staging_version: str | None
+    latest_version: str | None
+    updated_at: str
+
+
+class SeriesDetail(SeriesOut):
+    versions: list[VersionOut]
+
+
+class SeriesPage(BaseModel):
+    items: list[SeriesOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class PromoteRequest(Strict):
+    strategy: Literal["direct", "canary", "shadow"] = "direct"
+    archive_existing: bool = True
+    canary_config: dict[str, Any] | None = None
+
+
+class PromoteResponse(BaseModel):
+    version: str
+    stage: Literal["Production"] = "Production"
+    previous_version: str | None
+    archived: bool
+
+
+class PredictRequest(Strict):
+    timestamp: Timestamp
+    value: float
+
+
+class ModelInfoOut(BaseModel):
+    version: str
+    stage: str
+    type: str
+    loaded_from: str
+
+
+class PredictResponse(BaseModel):
+    series_id: str
+    timestamp: float
+    anomaly: bool
+    anomaly_score: float
+    threshold: float
+    model_info: ModelInfoOut
+    confidence: str
+
+
+class BatchSeries(Strict):
+    series_id: str
+    timestamps: list[Timestamp]
+    values: list[float]
+
+
+class BatchRequest(Strict):
+    series: list[BatchSeries] = Field(
+        description="Columnar points per series: any number of series, any number of points."
+    )
+
+
+class BatchResult(BaseModel):
+    series_id: str
+    anomalies: list[bool]
+    anomaly_scores: list[float]
+    threshold: float
+    model_info: ModelInfoOut
+    confidence: str
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchResult]
+    points: int
+
+
+class DeploymentConfig(BaseModel):
+    series_id: str
+    registered_model: str
+    strategy: str
+    production: VersionOut | None
+    staging: VersionOut | None
+    serving: dict[str, Any]

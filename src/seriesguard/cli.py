@@ -1,0 +1,399 @@
+"""``seriesguard`` command line: run the server, and drive a running one over HTTP.
+
+Client commands go through :class:`~seriesguard.client.SeriesguardClient`, so the CLI sees
+exactly what any other API user sees. Expected failures (an API error body, an unreachable
+server, an unreadable CSV) print one line, ``error: <rule> at <loc>: <msg>``, on stderr and
+exit with status 1: operators and scripts need the rule, not a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from seriesguard.client import DEFAULT_URL, SeriesguardClient, SeriesguardError, format_loc
+from seriesguard.settings import Settings
+
+app = typer.Typer(
+    name="seriesguard",
+    help="Anomaly detection platform: one model per time series.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+Url = Annotated[
+    str, typer.Option("--url", envvar="SERIESGUARD_URL", help="Base URL of the seriesguard API.")
+]
+Token = Annotated[
+    str | None,
+    typer.Option("--token", envvar="SERIESGUARD_TOKEN", help="Bearer token, if the API wants one."),
+]
+STATUS_STYLE = {
+    "queued": "cyan",
+    "processing": "yellow",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
+STAGE_STYLE = {"Production": "bold green", "Staging": "yellow", "Archived": "dim"}
+# Table columns are API field names; a few get shorter headers to fit 80-column terminals.
+HEADERS = {"training_points": "points", "priority": "prio", "model_version": "version"}
+JOB_FIELDS = [
+    "job_id",
+    "series_id",
+    "status",
+    "algorithm",
+    "training_points",
+    "priority",
+    "created_at",
+    "model_version",
+    "error",
+]
+SERIES_FIELDS = [
+    "series_id",
+    "production_version",
+    "staging_version",
+    "latest_version",
+    "updated_at",
+]
+VERSION_FIELDS = ["version", "stage", "algorithm", "created_at", "params", "metrics", "job_id"]
+Timestamp = float | str
+
+
+class InputError(Exception):
+    """A local input (file, option) is unusable; shaped like an API error for one output."""
+
+    def __init__(self, rule: str, loc: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.rule, self.loc, self.message = rule, tuple(loc), message
+
+
+@dataclass(frozen=True)
+class Points:
+    timestamps: list[Timestamp]
+    values: list[float]
+
+
+def main() -> None:
+    """Console-script entry point (``seriesguard = "seriesguard.cli:main"``)."""
+    app()
+
+
+def fail(rule: str, loc: Sequence[str | int], message: str) -> NoReturn:
+    """Print the one-line error every expected failure uses, then exit 1."""
+    where = f" at {format_loc(loc)}" if loc else ""
+    typer.echo(f"error: {rule}{where}: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Turn expected failures into :func:`fail` output instead of tracebacks."""
+    try:
+        yield
+    except SeriesguardError as exc:
+        hint = f" (retry after {exc.retry_after:g}s)" if exc.retry_after is not None else ""
+        fail(exc.rule, exc.loc, exc.message + hint)
+    except InputError as exc:
+        fail(exc.rule, exc.loc, exc.message)
+
+
+@contextmanager
+def api(url: str, token: str | None) -> Iterator[SeriesguardClient]:
+    with reporting_errors(), SeriesguardClient(url, token=token) as client:
+        yield client
+
+
+def emit_json(data: Any) -> None:
+    """Coloured JSON on a terminal; plain, parseable JSON when piped."""
+    if sys.stdout.isatty():
+        Console().print_json(data=data)
+    else:
+        typer.echo(json.dumps(data, indent=2))
+
+
+def read_points(path: Path, *, limit: int | None = None) -> Points:
+    """Read a ``timestamp,value`` CSV (NAB layout), plain or gzipped.
+
+    Timestamps that are numbers are sent as epoch seconds; anything else is sent as the
+    text it is, because the server owns timestamp parsing and reports bad ones by index.
+    With ``limit``, only the most recent ``limit`` rows are kept: that is the window a
+    model for today's traffic should learn from.
+    """
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            kept = _rows(path.name, csv.reader(handle), deque(maxlen=limit))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError("csv_unreadable", (str(path),), str(exc)) from exc
+    if not kept:
+        raise InputError("csv_empty", (path.name,), "the file has no data rows")
+    return Points(timestamps=[t for t, _ in kept], values=[v for _, v in kept])
+
+
+def _rows(
+    name: str, rows: Iterator[list[str]], kept: deque[tuple[Timestamp, float]]
+) -> deque[tuple[Timestamp, float]]:
+    ts_col, value_col = _header_columns(name, next(rows, None))
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(ts_col, value_col):
+            raise InputError("csv_row", (f"{name}:{line}",), f"too few columns: {row}")
+        kept.append((_number_or_text(row[ts_col]), _value_cell(row[value_col], f"{name}:{line}")))
+    return kept
+
+
+def _header_columns(name: str, header: list[str] | None) -> tuple[int, int]:
+    names = [cell.strip().lower() for cell in header or []]
+    missing = [column for column in ("timestamp", "value") if column not in names]
+    if missing:
+        raise InputError(
+            "csv_header",
+            (f"{name}:1",),
+            f"header must name columns 'timestamp' and 'value'; missing {missing}, got {names}",
+        )
+    return names.index("timestamp"), names.index("value")
+
+
+def _number_or_text(text: str) -> Timestamp:
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def _value_cell(text: str, where: str) -> float:
+    number = _number_or_text(text)
+    if not isinstance(number, float):
+        raise InputError("csv_value", (where, "value"), f"{text.strip()!r} is not a finite number")
+    return number
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env SERIESGUARD_HOST].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Bind port [env SERIESGUARD_PORT].")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Data folder of the embedded backends [SERIESGUARD_HOME].")
+    ] = None,
+) -> None:
+    """Run the all-in-one server (training API, predictor, worker pool) on embedded backends."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail("settings", [str(p) for p in first["loc"]], first["msg"])
+    overrides = {"host": host, "port": port, "home": home}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    from seriesguard.api.app import serve as run_server  # FastAPI/MLflow load only here
+
+    run_server(settings)
+
+
+@app.command()
+def train(
+    series: Annotated[str, typer.Argument(help="Series id, e.g. sensor-0042:x.")],
+    csv_file: Annotated[
+        Path, typer.Option("--csv", help="CSV with a 'timestamp,value' header; .csv.gz too.")
+    ],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    algorithm: Annotated[str, typer.Option(help="Detector algorithm.")] = "statistical",
+    threshold_sigma: Annotated[
+        float | None, typer.Option(help="Flag points beyond this many std (default 3).")
+    ] = None,
+    priority: Annotated[int, typer.Option(min=1, max=10, help="1 lowest, 10 highest.")] = 5,
+    limit_points: Annotated[
+        int | None, typer.Option(min=1, help="Send only the most recent N rows.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends.")] = False,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 3600.0,
+) -> None:
+    """Submit a training job with the points of a CSV file."""
+    with reporting_errors():
+        points = read_points(csv_file, limit=limit_points)
+    hyperparameters = {} if threshold_sigma is None else {"threshold_sigma": threshold_sigma}
+    with api(url, token) as client:
+        submitted = client.train(
+            series,
+            timestamps=points.timestamps,
+            values=points.values,
+            algorithm=algorithm,
+            hyperparameters=hyperparameters,
+            priority=priority,
+        )
+        job_id = submitted["job_id"]
+        typer.echo(f"job {job_id} {submitted['status']}: {series}, {len(points.values)} points")
+        if wait:
+            _report_outcome(_follow(client, job_id, timeout=wait_timeout))
+
+
+def _follow(client: SeriesguardClient, job_id: str, *, timeout: float) -> dict[str, Any]:
+    """Poll the job behind a spinner on stderr, so stdout keeps only the outcome."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"job {job_id}: queued")
+
+        def show(state: dict[str, Any]) -> None:
+            status = _cell("status", state.get("status"))
+            progress.update(task, description=f"job {job_id}: {status}")
+
+        return client.wait_for_job(job_id, timeout=timeout, poll_interval=1.0, on_update=show)
+
+
+def _report_outcome(final: dict[str, Any]) -> None:
+    """Completed prints the new version; failed or cancelled is an error (exit 1)."""
+    status = final["status"]
+    if status == "completed":
+        typer.echo(
+            f"completed: {final['series_id']} version {final.get('model_version')} (Staging)"
+        )
+        return
+    fail(f"job_{status}", ("job", final["job_id"]), final.get("error") or f"job {status}")
+
+
+@app.command("jobs")
+def list_jobs(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    series: Annotated[str | None, typer.Option(help="Only this series.")] = None,
+    status: Annotated[str | None, typer.Option(help="queued|processing|completed|…")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List training jobs, newest first."""
+    with api(url, token) as client:
+        page = client.jobs(series_id=series, status=status, limit=limit, offset=offset)
+    Console().print(_table(_page_title("jobs", page), JOB_FIELDS, page["items"]))
+
+
+def _table(title: str, fields: Sequence[str], items: Iterable[dict[str, Any]]) -> Table:
+    """API objects as rows, one column per field, so every listing looks the same."""
+    table = Table(title=title)
+    for field in fields:
+        header = HEADERS.get(field) or field.removesuffix("_at").replace("_", " ")
+        table.add_column(header, overflow="fold", no_wrap=field in ("status", "stage"))
+    for item in items:
+        table.add_row(*(_cell(field, item.get(field)) for field in fields))
+    return table
+
+
+def _cell(field: str, value: Any) -> str:
+    """One table cell as rich markup: styled states, short dates, escaped free text."""
+    if value is None or value == "" or value == {}:
+        return "-"
+    if field.endswith("_at"):
+        return str(value)[:19].replace("T", " ")
+    style = {**STATUS_STYLE, **STAGE_STYLE}.get(value) if field in ("status", "stage") else None
+    if style:
+        return f"[{style}]{value}[/]"
+    if isinstance(value, dict):
+        value = " ".join(f"{k}={_number(v)}" for k, v in value.items())
+    return escape(str(value)[:160])
+
+
+def _number(value: Any) -> str:
+    """Whole floats as integers (counts, epoch seconds), others to 6 significant digits."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _page_title(noun: str, page: dict[str, Any]) -> str:
+    shown = len(page["items"])
+    first = page["offset"] + 1 if shown else 0
+    return f"{noun} {first}-{page['offset'] + shown} of {page['total']}"
+
+
+@app.command()
+def job(job_id: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Show one training job as JSON."""
+    with api(url, token) as client:
+        emit_json(client.job(job_id))
+
+
+@app.command()
+def cancel(job_id: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Cancel a queued or running training job."""
+    with api(url, token) as client:
+        emit_json(client.cancel(job_id))
+
+
+@app.command()
+def models(
+    series: Annotated[str | None, typer.Argument(help="Show the versions of this series.")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    prefix: Annotated[str | None, typer.Option(help="Only series ids starting so.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List series with models, or the versions and stages of one series."""
+    with api(url, token) as client:
+        if series is None:
+            page = client.models(limit=limit, offset=offset, prefix=prefix)
+            table = _table(_page_title("series", page), SERIES_FIELDS, page["items"])
+        else:
+            detail = client.model(series)
+            title = f"{detail['series_id']} ({detail['registered_model']})"
+            table = _table(title, VERSION_FIELDS, detail["versions"])
+    Console().print(table)
+
+
+@app.command()
+def promote(
+    series: str,
+    version: str,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    archive: Annotated[
+        bool, typer.Option("--archive/--no-archive", help="Archive the previous production.")
+    ] = True,
+) -> None:
+    """Promote a version of a series to Production (direct rollout)."""
+    with api(url, token) as client:
+        result = client.promote(series, version, archive_existing=archive)
+    previous = result.get("previous_version")
+    note = f"; previous {previous} {'archived' if result.get('archived') else 'kept'}"
+    typer.echo(f"{series} version {result['version']} is Production{note if previous else ''}")
+
+
+@app.command()
+def predict(
+    series: str,
+    timestamp: Annotated[str, typer.Option(help="Epoch seconds or ISO-8601.")],
+    value: Annotated[float, typer.Option(help="Observed value.")],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Score one point and print the prediction as JSON."""
+    with api(url, token) as client:
+        emit_json(client.predict(series, timestamp=_number_or_text(timestamp), value=value))
+
+
+@app.command()
+def reload(series: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Make the predictor load the series' production model now."""
+    with api(url, token) as client:
+        emit_json(client.reload(series))

@@ -1,0 +1,346 @@
+"""Python client of the seriesguard HTTP API.
+
+A thin, synchronous wrapper over ``httpx`` so scripts, notebooks and the CLI talk to the
+platform the same way. Every method returns the decoded JSON body as a ``dict``: the API's
+shapes are documented by its OpenAPI schema, and mirroring them here as classes would only
+add a second copy to keep in step. Every failure, whether the server answered with an error
+body or could not be reached at all, surfaces as one exception type, :class:`SeriesguardError`,
+carrying the same ``rule``/``loc``/``msg`` triple the server sends, so callers branch on the
+rule name instead of parsing messages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+FINISHED_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+Loc = tuple[str | int, ...]
+Timestamp = float | int | str
+JobCallback = Callable[[dict[str, Any]], None]
+
+
+class SeriesguardError(Exception):
+    """An API call failed; ``rule`` names the broken rule and ``loc`` where it broke.
+
+    ``status_code`` is the HTTP status, or 0 when no HTTP answer arrived (unreachable
+    server, timeout). ``details`` keeps every entry of the error body, because a validation
+    error can list several; the first one is promoted to ``rule``/``loc``/``message``.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        rule: str,
+        loc: Sequence[str | int],
+        message: str,
+        *,
+        retry_after: float | None = None,
+        details: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.rule = rule
+        self.loc: Loc = tuple(loc)
+        self.message = message
+        self.retry_after = retry_after
+        self.details: list[dict[str, Any]] = [dict(d) for d in details]
+
+    def __str__(self) -> str:
+        where = f" at {format_loc(self.loc)}" if self.loc else ""
+        return f"{self.rule}{where}: {self.message}"
+
+
+class ServerUnreachable(SeriesguardError):
+    """No HTTP answer at all: refused connection, DNS failure, timeout, broken transport."""
+
+
+class JobWaitTimeout(SeriesguardError, TimeoutError):
+    """The job was still running when :meth:`SeriesguardClient.wait_for_job` gave up."""
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """``("body", "timestamps", 17)`` -> ``body.timestamps[17]``: how people write paths."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+class SeriesguardClient:
+    """One method per endpoint of the seriesguard API; reuse one instance (keeps connections).
+
+    Use it as a context manager, or call :meth:`close`, so pooled connections are released.
+    """
+
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, token: str | None = None, timeout: float = 30.0
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": "seriesguard-client"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- training jobs -------------------------------------------------------------------
+
+    def train(
+        self,
+        series_id: str,
+        *,
+        timestamps: Sequence[Timestamp],
+        values: Sequence[float],
+        algorithm: str = "statistical",
+        hyperparameters: Mapping[str, Any] | None = None,
+        priority: int = 5,
+    ) -> dict[str, Any]:
+        """Submit a training job; the answer is the queued job (202), not the model."""
+        body = {
+            "timestamps": list(timestamps),
+            "values": list(values),
+            "config": {
+                "algorithm": algorithm,
+                "hyperparameters": dict(hyperparameters or {}),
+                "priority": priority,
+            },
+        }
+        return self._call("POST", f"/api/v1/training/{_seg(series_id)}", json=body)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/training/jobs/{_seg(job_id)}")
+
+    def jobs(
+        self,
+        *,
+        series_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        params = _query(series_id=series_id, status=status, limit=limit, offset=offset)
+        return self._call("GET", "/api/v1/training/jobs", params=params)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/api/v1/training/jobs/{_seg(job_id)}")
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float = 3600.0,
+        poll_interval: float = 1.0,
+        on_update: JobCallback | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the job is completed, failed or cancelled, and return its last state.
+
+        Polling (not a push channel) because the API is plain request/response and a job
+        lasts seconds to minutes. ``on_update`` sees every polled state so a caller can draw
+        progress. A failed job is returned, not raised: failing is a legitimate end state.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job.get("status") in FINISHED_STATUSES:
+                return job
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise JobWaitTimeout(
+                    0,
+                    "wait_timeout",
+                    ("job", job_id),
+                    f"job still {job.get('status')!r} after {timeout:g}s",
+                )
+            time.sleep(min(poll_interval, remaining))
+
+    # -- models and promotion ------------------------------------------------------------
+
+    def models(
+        self, *, limit: int = 50, offset: int = 0, prefix: str | None = None
+    ) -> dict[str, Any]:
+        params = _query(limit=limit, offset=offset, prefix=prefix)
+        return self._call("GET", "/api/v1/models", params=params)
+
+    def model(self, series_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/models/{_seg(series_id)}")
+
+    def promote(
+        self,
+        series_id: str,
+        version: str | int,
+        *,
+        archive_existing: bool = True,
+        strategy: str = "direct",
+    ) -> dict[str, Any]:
+        path = f"/api/v1/models/{_seg(series_id)}/versions/{_seg(str(version))}/promote"
+        body = {"strategy": strategy, "archive_existing": archive_existing}
+        return self._call("POST", path, json=body)
+
+    def deployment_config(self, series_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/models/{_seg(series_id)}/deployment-config")
+
+    # -- inference and operations --------------------------------------------------------
+
+    def predict(self, series_id: str, *, timestamp: Timestamp, value: float) -> dict[str, Any]:
+        body = {"timestamp": timestamp, "value": value}
+        return self._call("POST", f"/api/v1/predict/{_seg(series_id)}", json=body)
+
+    def predict_batch(self, series: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Score many series at once; each item is ``{series_id, timestamps, values}``."""
+        body = {"series": [dict(item) for item in series]}
+        return self._call("POST", "/api/v1/predict/batch", json=body)
+
+    def reload(self, series_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/api/v1/admin/reload/{_seg(series_id)}")
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def plot(self, series_id: str, *, version: str | int | None = None, fmt: str = "png") -> bytes:
+        """Image of a version over its training data (production, else latest, by default)."""
+        params = _query(series_id=series_id, version=version, format=fmt)
+        return self._send("GET", "/api/v1/plot", params=params).content
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> dict[str, Any]:
+        return _json_object(self._send(method, path, json=json, params=params))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        """One request; every failure leaves as :class:`SeriesguardError`."""
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachable(
+                0, "timeout", (), f"{self.base_url} did not answer in time ({exc})"
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise ServerUnreachable(
+                0, "unreachable", (), f"cannot connect to {self.base_url} ({exc})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(
+                0, "transport_error", (), f"request to {self.base_url} failed ({exc})"
+            ) from exc
+        except ValueError as exc:  # NaN/inf in a body: JSON cannot carry them
+            raise SeriesguardError(0, "finite_values", ("body",), str(exc)) from exc
+        if response.is_error:
+            raise error_from_response(response)
+        return response
+
+
+def error_from_response(response: httpx.Response) -> SeriesguardError:
+    """Map an error answer to :class:`SeriesguardError`, tolerating non-API bodies.
+
+    A proxy or load balancer in front of the API can answer with HTML or plain text; the
+    status code is still meaningful, so the first bytes of the body become the message.
+    """
+    retry_after = _retry_after(response.headers.get("Retry-After"))
+    details = _detail_entries(response)
+    if not details:
+        text = response.text.strip()[:300] or response.reason_phrase
+        return SeriesguardError(
+            response.status_code, "http_error", (), text, retry_after=retry_after
+        )
+    first = details[0]
+    return SeriesguardError(
+        response.status_code,
+        str(first.get("type") or "http_error"),
+        _loc_of(first.get("loc")),
+        str(first.get("msg") or response.reason_phrase),
+        retry_after=retry_after,
+        details=details,
+    )
+
+
+def _detail_entries(response: httpx.Response) -> list[dict[str, Any]]:
+    """The ``detail`` list of an API error body; a plain string detail becomes one entry."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        return [{"type": "http_error", "loc": [], "msg": detail}]
+    if isinstance(detail, list):
+        return [d for d in detail if isinstance(d, dict)]
+    return []
+
+
+def _loc_of(raw: object) -> list[str | int]:
+    if not isinstance(raw, list | tuple):
+        return []
+    return [part if isinstance(part, int) else str(part) for part in raw]
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise SeriesguardError(
+            response.status_code,
+            "unexpected_response",
+            (),
+            f"expected a JSON object from {response.request.url}, got {response.text[:100]!r}",
+        )
+    return body
+
+
+def _retry_after(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None  # an HTTP-date; rare, and the message already says to retry later
+
+
+def _seg(part: str) -> str:
+    """Quote one path segment so an id can never reach another route."""
+    return quote(part, safe="")
+
+
+def _query(**params: str | int | None) -> dict[str, str | int]:
+    """Drop unset parameters so the server applies its own defaults."""
+    return {name: value for name, value in params.items() if value is not None}

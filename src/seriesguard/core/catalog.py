@@ -1,0 +1,54 @@
+"""The serving catalog: what each series serves now, as a materialised index of the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from seriesguard.core.stages import Stage
+
+
+@dataclass(frozen=True)
+class ServingEntry:
+    """What the predictor needs to serve a series without asking the registry."""
+
+    series_id: str
+    version: int
+    algorithm: str
+    params: dict[str, Any]
+    revision: int
+
+
+@dataclass(frozen=True)
+class SeriesStats:
+    """Summary of the latest training window: the z-score fallback's historical statistics."""
+
+    mean: float
+    std: float
+    n_points: int
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    series_id: str
+    production_version: int | None
+    staging_version: int | None
+    latest_version: int | None
+    revision: int
+    updated_at: float
+    stats: SeriesStats | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One model version as the rest of seriesguard sees it (no vendor objects)."""
+
+    series_id: str
+    version: int
+    stage: Stage
+    algorithm: str
+    params: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    job_id: str | None = None
+    run_id: str | None = None
+    created_at: float = 0.0

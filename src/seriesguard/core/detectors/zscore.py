@@ -1,0 +1,60 @@
+"""The seed's model: global z-score, |x - mean| / std > threshold_sigma."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+
+from seriesguard.core.detectors.base import Detector, FloatArray, positive_float
+
+DEFAULT_THRESHOLD_SIGMA = 3.0
+
+
+@dataclass(frozen=True)
+class ZScoreDetector(Detector):
+    mean: float
+    std: float
+    threshold_sigma: float = DEFAULT_THRESHOLD_SIGMA
+
+    algorithm = "statistical"
+    hyperparameter_names = frozenset({"threshold_sigma"})
+
+    @classmethod
+    def fit(
+        cls, values: FloatArray, timestamps: FloatArray, hyperparameters: Mapping[str, Any]
+    ) -> Self:
+        cls.check_hyperparameters(hyperparameters)
+        sigma = positive_float(hyperparameters, "threshold_sigma", DEFAULT_THRESHOLD_SIGMA)
+        return cls(mean=float(np.mean(values)), std=float(np.std(values)), threshold_sigma=sigma)
+
+    @classmethod
+    def check_hyperparameters(cls, hyperparameters: Mapping[str, Any]) -> None:
+        super().check_hyperparameters(hyperparameters)
+        positive_float(hyperparameters, "threshold_sigma", DEFAULT_THRESHOLD_SIGMA)
+
+    def score(self, values: FloatArray, timestamps: FloatArray) -> FloatArray:
+        if self.std <= 0:
+            return np.zeros_like(values, dtype=np.float64)
+        scores: FloatArray = np.abs(values - self.mean) / self.std
+        return scores
+
+    def score_one(self, value: float, timestamp: float) -> float:
+        return abs(value - self.mean) / self.std if self.std > 0 else 0.0
+
+    @property
+    def threshold(self) -> float:
+        return self.threshold_sigma
+
+    def params(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "threshold_sigma": self.threshold_sigma}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
+        return cls(
+            mean=float(params["mean"]),
+            std=float(params["std"]),
+            threshold_sigma=float(params.get("threshold_sigma", DEFAULT_THRESHOLD_SIGMA)),
+        )

@@ -1,0 +1,219 @@
+"""Picture of a trained model over its training window, for operators deciding on promotion.
+
+Only matplotlib's object API is used (``Figure`` + the Agg canvas, never ``pyplot``):
+pyplot keeps a global figure registry, so it is not safe in a server that renders plots from
+several threads at once. Long series are reduced to the min and max of each pixel column
+before drawing, which keeps 100k points under a second and looks identical at this size, but
+every flagged point is drawn: those are what the operator is looking for.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from seriesguard.core.detectors.base import Detector, FloatArray
+
+WIDTH_PX, HEIGHT_PX, DPI = 1200, 500, 100
+DOWNSAMPLE_ABOVE = 5_000
+BUCKETS = 1_000  # about one per pixel column of the plot area
+FLAGGED_GID = "flagged-points"
+SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
+LINE_COLOR, MEAN_COLOR, BAND_COLOR, FLAG_COLOR = "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"
+
+IntArray = np.ndarray[tuple[int], np.dtype[np.intp]]
+
+
+@dataclass(frozen=True)
+class Band:
+    """Centre and half-width of the normal range, when the detector has one to show."""
+
+    mean: float
+    half_width: float
+    sigma: float
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+def render_training_plot(
+    *,
+    series_id: str,
+    version_label: str,
+    timestamps: FloatArray,
+    values: FloatArray,
+    detector: Detector,
+    fmt: Literal["png", "svg"],
+) -> bytes:
+    """The training window, its normal band and the flagged points, as PNG or SVG bytes."""
+    # matplotlib keeps shared text and font caches even in its object API; concurrent renders
+    # from the API's thread pool produced different pixels, so one figure is drawn at a time.
+    with _RENDER_LOCK:
+        figure = build_training_figure(
+            series_id=series_id,
+            version_label=version_label,
+            timestamps=timestamps,
+            values=values,
+            detector=detector,
+        )
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=DPI, metadata=_metadata(fmt, series_id))
+    return buffer.getvalue()
+
+
+def build_training_figure(
+    *,
+    series_id: str,
+    version_label: str,
+    timestamps: FloatArray,
+    values: FloatArray,
+    detector: Detector,
+) -> Figure:
+    """The figure behind :func:`render_training_plot`, kept separate so it can be inspected."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    vs = np.asarray(values, dtype=np.float64)
+    if ts.shape != vs.shape or ts.ndim != 1:
+        raise ValueError(f"timestamps {ts.shape} and values {vs.shape} must be equal 1-D arrays")
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    flagged = np.flatnonzero(detector.predict(vs, ts)) if vs.size else np.array([], dtype=np.intp)
+    days = _to_date_numbers(ts)
+    _draw_series(axes, days, vs)
+    _draw_reference(axes, detector, vs)
+    _draw_flagged(axes, days[flagged], vs[flagged])
+    _decorate(
+        axes,
+        title=_title(
+            series_id=series_id,
+            version_label=version_label,
+            detector=detector,
+            flagged=flagged.size,
+            total=vs.size,
+        ),
+    )
+    return figure
+
+
+def min_max_indices(values: FloatArray, *, buckets: int = BUCKETS) -> IntArray:
+    """Indices of the minimum and maximum of each of ``buckets`` equal slices, in order.
+
+    Drawing these instead of every point keeps spikes (the interesting part) visible,
+    where striding or averaging would hide them.
+    """
+    count = values.shape[0]
+    if count <= 2 * buckets:
+        return np.arange(count, dtype=np.intp)
+    size = math.ceil(count / buckets)
+    padded = size * buckets
+    low = np.full(padded, np.inf)
+    high = np.full(padded, -np.inf)
+    low[:count] = np.nan_to_num(values, nan=np.inf)
+    high[:count] = np.nan_to_num(values, nan=-np.inf)
+    starts = np.arange(buckets) * size
+    picks = np.concatenate(
+        [
+            starts + np.argmin(low.reshape(buckets, size), axis=1),
+            starts + np.argmax(high.reshape(buckets, size), axis=1),
+            [0, count - 1],
+        ]
+    )
+    picks = picks[picks < count]
+    return np.unique(picks)
+
+
+def detector_band(detector: Detector) -> Band | None:
+    """Mean ± sigma·std when the detector exposes those (z-score style); else no band."""
+    parts = [getattr(detector, name, None) for name in ("mean", "std", "threshold_sigma")]
+    if not all(isinstance(p, int | float) and math.isfinite(p) for p in parts):
+        return None
+    mean, std, sigma = (float(p) for p in parts)  # type: ignore[arg-type]
+    return Band(mean=mean, half_width=sigma * std, sigma=sigma)
+
+
+def _to_date_numbers(timestamps: FloatArray) -> FloatArray:
+    """Epoch seconds -> matplotlib date numbers, respecting whatever date epoch is set."""
+    as_datetime = (timestamps * 1000.0).astype("datetime64[ms]")
+    days = mdates.date2num(as_datetime)  # type: ignore[no-untyped-call]  # no stubs upstream
+    return np.asarray(days, dtype=np.float64)
+
+
+def _draw_series(axes: Axes, days: FloatArray, values: FloatArray) -> None:
+    if values.size > DOWNSAMPLE_ABOVE:
+        keep = min_max_indices(values)
+        label = f"training data ({values.size:,} points, min/max per pixel)"
+        days, values = days[keep], values[keep]
+    else:
+        label = f"training data ({values.size:,} points)"
+    axes.plot(days, values, color=LINE_COLOR, linewidth=0.8, label=label, zorder=2)
+
+
+def _draw_reference(axes: Axes, detector: Detector, values: FloatArray) -> None:
+    band = detector_band(detector)
+    if band is not None:
+        axes.axhline(band.mean, color=MEAN_COLOR, linewidth=1.2, label="mean", zorder=3)
+        low, high = band.mean - band.half_width, band.mean + band.half_width
+        axes.axhspan(
+            low, high, color=BAND_COLOR, alpha=0.12, zorder=1, label=f"mean ± {band.sigma:g}{SIGMA}"
+        )
+        for edge in (low, high):
+            axes.axhline(edge, color=BAND_COLOR, linewidth=0.8, linestyle="--", zorder=1)
+    elif values.size:
+        axes.axhline(
+            float(np.mean(values)), color=MEAN_COLOR, linewidth=1.2, label="mean", zorder=3
+        )
+
+
+def _draw_flagged(axes: Axes, days: FloatArray, values: FloatArray) -> None:
+    axes.scatter(
+        days,
+        values,
+        s=14,
+        color=FLAG_COLOR,
+        edgecolors="white",
+        linewidths=0.4,
+        zorder=4,
+        label=f"flagged ({values.size:,})",
+        gid=FLAGGED_GID,
+    )
+
+
+def _decorate(axes: Axes, *, title: str) -> None:
+    # matplotlib.dates ships without type hints, hence the two ignores.
+    locator = mdates.AutoDateLocator(tz=mdates.UTC)  # type: ignore[no-untyped-call]
+    formatter = mdates.ConciseDateFormatter(locator, tz=mdates.UTC)  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(formatter)
+    axes.set_title(title, fontsize=12, loc="left")
+    axes.set_xlabel("time (UTC)")
+    axes.set_ylabel("value")
+    axes.grid(True, color="#dddddd", linewidth=0.6)
+    axes.margins(x=0.01)
+    # Below the axes, never over the data (a legend inside hides spikes near a corner).
+    axes.figure.legend(loc="outside lower center", ncols=4, fontsize=9, frameon=False)
+
+
+def _title(
+    *, series_id: str, version_label: str, detector: Detector, flagged: int, total: int
+) -> str:
+    share = f" ({flagged / total:.2%})" if total else ""
+    return (
+        f"{series_id} · version {version_label} · {detector.algorithm} · "
+        f"{flagged:,} of {total:,} training points flagged{share}"
+    )
+
+
+def _metadata(fmt: str, series_id: str) -> dict[str, str | None]:
+    """The series id as the file's title; no creation date, which SVG would otherwise embed."""
+    if fmt == "svg":
+        return {"Title": series_id, "Date": None}
+    return {"Title": series_id}

@@ -1,0 +1,101 @@
+"""Promotion of versions between stages (seed flow 2) and read models of the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from seriesguard.core.catalog import ModelVersion, SeriesSummary
+from seriesguard.core.errors import Conflict, NotFound, NotImplementedYet
+from seriesguard.core.series import check_series_id
+from seriesguard.core.stages import Stage
+from seriesguard.registry.base import ModelRegistry
+from seriesguard.store.catalog import CatalogRepository
+
+STRATEGIES = ("direct", "canary", "shadow")
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    version: int
+    previous_version: int | None
+    archived: bool
+
+
+class ModelService:
+    def __init__(
+        self,
+        *,
+        registry: ModelRegistry,
+        catalog: CatalogRepository,
+        on_change: Callable[[str], object] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._catalog = catalog
+        self._on_change = on_change or (lambda _series_id: None)
+
+    def list_series(
+        self, *, limit: int, offset: int, prefix: str | None = None
+    ) -> tuple[list[SeriesSummary], int]:
+        return self._catalog.list_series(limit=limit, offset=offset, prefix=prefix)
+
+    def series(self, series_id: str) -> tuple[SeriesSummary, list[ModelVersion]]:
+        check_series_id(series_id)
+        summary = self._catalog.get_series(series_id)
+        if summary is None:
+            raise NotFound(
+                f"series {series_id!r} has no model versions",
+                rule="series_not_found",
+                loc=("path", "series_id"),
+            )
+        return summary, self._catalog.list_versions(series_id)
+
+    def promote(
+        self, *, series_id: str, version: int, strategy: str, archive_existing: bool
+    ) -> PromotionResult:
+        """Staging -> Production; the previous Production version is archived on request.
+
+        MLflow is written first and the catalog second (DESIGN.md 5), so a failure between
+        the two leaves the registry of record right and the catalog repairable by a sync.
+        """
+        check_series_id(series_id)
+        if strategy != "direct":
+            raise NotImplementedYet(
+                f"strategy {strategy!r} is not available in this release; use 'direct'",
+                rule="strategy_not_available",
+                loc=("body", "strategy"),
+            )
+        target = self._registry.get_version(series_id=series_id, version=version)
+        if target is None:
+            raise NotFound(
+                f"{series_id} has no version {version}",
+                rule="version_not_found",
+                loc=("path", "version"),
+            )
+        if target.stage is not Stage.STAGING:
+            raise Conflict(
+                f"version {version} of {series_id} is in stage {target.stage.value}; only a "
+                "Staging version can be promoted",
+                rule="version_not_in_staging",
+                loc=("path", "version"),
+            )
+        previous = self._registry.get_by_alias(series_id=series_id, alias="production")
+        self._registry.set_stage(series_id=series_id, version=version, stage=Stage.PRODUCTION)
+        self._mirror(target, Stage.PRODUCTION)
+        archived = False
+        if previous is not None and previous.version != version:
+            demoted = Stage.ARCHIVED if archive_existing else Stage.NONE
+            self._registry.set_stage(series_id=series_id, version=previous.version, stage=demoted)
+            self._mirror(previous, demoted)
+            archived = archive_existing
+        self._on_change(series_id)
+        return PromotionResult(
+            version=version,
+            previous_version=previous.version if previous and previous.version != version else None,
+            archived=archived,
+        )
+
+    def _mirror(self, version: ModelVersion, stage: Stage) -> None:
+        if self._catalog.get_version(series_id=version.series_id, version=version.version) is None:
+            self._catalog.record_version(version, stats=None)
+        self._catalog.set_stage(series_id=version.series_id, version=version.version, stage=stage)

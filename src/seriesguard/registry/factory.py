@@ -1,0 +1,26 @@
+"""Pick the registry implementation from the tracking URI, the way MLflow picks its stores.
+
+The MLflow adapter is imported only when asked for: importing mlflow costs ~2 s and a
+``memory://`` process (unit tests, demos) should never pay it.
+"""
+
+from __future__ import annotations
+
+from seriesguard.registry.base import ModelRegistry
+
+MEMORY_URI = "memory://"
+
+
+def create_registry(
+    *, tracking_uri: str, artifact_root: str, experiment_name: str
+) -> ModelRegistry:
+    """``memory://`` -> in-process stub; anything else (sqlite, postgresql, http...) -> MLflow."""
+    if tracking_uri.startswith(MEMORY_URI):
+        from seriesguard.registry.memory import MemoryRegistry
+
+        return MemoryRegistry()
+    from seriesguard.registry.mlflow_registry import MlflowRegistry
+
+    return MlflowRegistry(
+        tracking_uri=tracking_uri, artifact_root=artifact_root, experiment_name=experiment_name
+    )

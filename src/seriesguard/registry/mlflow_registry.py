@@ -1,0 +1,398 @@
+"""The registry of record: MLflow's Model Registry behind :class:`ModelRegistry`.
+
+Layout (DESIGN.md §2): registered model ``anomaly-detector-{series_id}`` per series; each
+version has the tags ``stage`` (the truth: staging/production/archived/none), ``job_id``,
+``run_id``, ``series_id``, ``algorithm``, ``params`` and ``metrics`` (JSON), so one call reads
+all the platform needs; the aliases ``staging``/``production`` follow the tags so that
+``models:/anomaly-detector-X@production`` works for any MLflow user. A version comes from one
+run (params, metrics, tags, training data under ``data/``) whose ``model/`` artifact is a plain
+pyfunc model (see ``pyfunc_model``). ``mlflow.pyfunc.log_model`` is not used: requirements
+inference and logged models cost ~4 s per version (DESIGN.md §7).
+
+Vendor exceptions never leave this module: "does not exist" becomes None / [] / NotFound, any
+other failure of MLflow, its database or artifact store becomes ``RegistryUnavailable``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import sqlalchemy.exc
+from mlflow.artifacts import download_artifacts
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from sqlalchemy.pool import NullPool
+
+from seriesguard.core.errors import NotFound
+from seriesguard.core.series import model_name
+from seriesguard.core.stages import Stage
+from seriesguard.registry.base import (
+    ModelRegistry,
+    RegisteredVersion,
+    RegistryUnavailable,
+    TrainingRecord,
+)
+from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, DETECTOR_FILE, PyfuncTemplate
+
+T = TypeVar("T")
+
+STAGE_ALIASES = ("staging", "production")
+_NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+_FILTER_SAFE = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,250}$")  # needs no quoting in a filter
+_PAGE = 1000
+_SERIES_LOCKS = 64
+
+
+def _backend_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions meaning "backend down or broken" (requests' errors are OSErrors)."""
+    errors = [MlflowException, sqlalchemy.exc.SQLAlchemyError, OSError]
+    with suppress(ImportError):  # S3 artifact stores fail with botocore's own exceptions
+        boto = importlib.import_module("botocore.exceptions")
+        errors += [boto.BotoCoreError, boto.ClientError]
+    return tuple(errors)
+
+
+@contextmanager
+def _unless(code: str) -> Iterator[None]:
+    """Swallow the MlflowException with error code ``code``; re-raise any other."""
+    try:
+        yield
+    except MlflowException as exc:
+        if _code(exc) != code:
+            raise
+
+
+def _code(exc: BaseException) -> str | None:
+    return exc.error_code if isinstance(exc, MlflowException) else None
+
+
+def _redact(uri: str) -> str:
+    """The URI without credentials (a PostgreSQL URI carries a password), fit for messages."""
+    return re.sub(r"//[^/@]*@", "//***@", uri)
+
+
+def _local_path(uri: str) -> Path | None:
+    """The folder behind a local artifact URI, or None for remote stores (S3, HTTP, ...)."""
+    parts = urlsplit(uri)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return Path(url2pathname(parts.path))
+    return Path(uri) if parts.scheme == "" else None
+
+
+def _is_database(uri: str) -> bool:
+    """True for the URIs MLflow serves from its SQLAlchemy stores."""
+    return urlsplit(uri).scheme.split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}
+
+
+def _set_http_defaults(timeout_seconds: float, max_retries: int) -> None:
+    """Fail fast when the tracking server is down, unless the user configured MLflow: its
+    defaults (120 s timeout, 7 retries with back-off) would hold a request for minutes. MLflow
+    parses the timeout as an int, and prints a "View run" line to stdout per run unless told
+    not to. Process-wide: the first registry built in a process sets them."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout_seconds))))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(max(0, max_retries)))
+
+
+def _json_dict(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class MlflowRegistry(ModelRegistry):
+    """MLflow-backed registry; constructing it never touches the backend."""
+
+    def __init__(
+        self,
+        *,
+        tracking_uri: str,
+        artifact_root: str,
+        experiment_name: str,
+        http_timeout_seconds: float = 5,
+        http_max_retries: int = 0,
+    ) -> None:
+        self._uri = tracking_uri
+        self._artifact_root = artifact_root or None  # "" = the tracking server's default
+        self._experiment_name = experiment_name
+        self._where = _redact(tracking_uri)
+        self._errors = _backend_errors()
+        self._init_lock = threading.Lock()
+        self._mlflow: MlflowClient | None = None
+        self._experiment: str | None = None
+        self._pyfunc = PyfuncTemplate()
+        # SQLite has one writer: concurrent write transactions dead-lock into "database is
+        # locked". Other backends only need per-series order (version numbers, aliases, job ids).
+        self._sqlite = tracking_uri.startswith("sqlite:")
+        self._write_lock = threading.Lock()
+        self._series_locks = [threading.Lock() for _ in range(_SERIES_LOCKS)]
+        self._connect_timeout = max(1, math.ceil(http_timeout_seconds))
+        _set_http_defaults(http_timeout_seconds, http_max_retries)
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Translate vendor failures into ``RegistryUnavailable`` with a readable message."""
+        try:
+            yield
+        except self._errors as exc:
+            detail = " ".join(str(exc).split())[:400]
+            raise RegistryUnavailable(
+                f"MLflow registry at {self._where} failed to {action}: "
+                f"{type(exc).__name__}: {detail}"
+            ) from exc
+
+    def _client(self) -> MlflowClient:
+        """The client, made on first use: for SQLite that opens (and migrates) the database."""
+        with self._init_lock:
+            if self._mlflow is None:
+                if _is_database(self._uri):
+                    self._probe_database()
+                self._mlflow = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
+            return self._mlflow
+
+    def _probe_database(self) -> None:
+        """Fail in milliseconds where MLflow's SQL stores retry opening the database ten times
+        with exponential back-off (~100 s, not configurable in 3.17) while the DB is down."""
+        if self._sqlite:
+            path = self._uri.split(":///", 1)[-1].split("?", 1)[0]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        timeout = {} if self._sqlite else {"connect_timeout": self._connect_timeout}
+        engine = sqlalchemy.create_engine(self._uri, poolclass=NullPool, connect_args=timeout)
+        with engine.connect():  # NullPool: closing the connection leaves nothing open
+            pass
+
+    def _registry(self) -> Any:
+        """MLflow's registry client: ``MlflowClient`` reads the whole registered model before
+        each alias or tag write to refuse prompts (~8 ms, more with more versions)."""
+        return self._client()._get_registry_client()  # type: ignore[no-untyped-call]
+
+    def _experiment_id(self) -> str:
+        client = self._client()
+        with self._init_lock:
+            if self._experiment is None:
+                found = client.get_experiment_by_name(self._experiment_name)
+                if found is None:
+                    with _unless(_ALREADY_EXISTS):  # another process may be first
+                        client.create_experiment(
+                            self._experiment_name, artifact_location=self._artifact_root
+                        )
+                    found = client.get_experiment_by_name(self._experiment_name)
+                if found is None or found.lifecycle_stage != "active":
+                    raise RegistryUnavailable(
+                        f"MLflow experiment {self._experiment_name!r} at {self._where} is "
+                        "deleted; restore it or configure another experiment name"
+                    )
+                self._experiment = str(found.experiment_id)
+            return self._experiment
+
+    def _maybe(self, call: Callable[[], T]) -> T | None:
+        """``call()`` with MLflow's "does not exist" turned into None."""
+        with _unless(_NOT_FOUND):
+            return call()
+        return None
+
+    def _lock_for(self, series_id: str) -> AbstractContextManager[Any]:
+        if self._sqlite:
+            return self._write_lock
+        return self._series_locks[hash(series_id) % _SERIES_LOCKS]
+
+    def _to_version(self, series_id: str, mv: Any) -> RegisteredVersion:
+        tags: dict[str, str] = dict(mv.tags or {})
+        return RegisteredVersion(
+            series_id=series_id,
+            version=int(mv.version),
+            stage=self._stage_of(mv, tags),
+            algorithm=tags.get("algorithm", "unknown"),
+            params=_json_dict(tags.get("params")),
+            metrics={k: float(v) for k, v in _json_dict(tags.get("metrics")).items()},
+            job_id=tags.get("job_id"),
+            run_id=tags.get("run_id") or mv.run_id or None,
+            created_at=(mv.creation_timestamp or 0) / 1000.0,
+        )
+
+    @staticmethod
+    def _stage_of(mv: Any, tags: dict[str, str]) -> Stage:
+        """The ``stage`` tag; for versions made outside seriesguard, aliases or old stages."""
+        aliases = set(getattr(mv, "aliases", None) or ())
+        alias = next((a for a in ("production", "staging") if a in aliases), None)
+        return Stage.from_tag(tags.get("stage") or alias or getattr(mv, "current_stage", None))
+
+    def get_version(self, *, series_id: str, version: int) -> RegisteredVersion | None:
+        name = model_name(series_id)
+        with self._guard(f"read {name} v{version}"):
+            mv = self._maybe(lambda: self._client().get_model_version(name, str(version)))
+        return None if mv is None else self._to_version(series_id, mv)
+
+    def get_by_alias(self, *, series_id: str, alias: str) -> RegisteredVersion | None:
+        name = model_name(series_id)
+        with self._guard(f"read {name}@{alias}"):
+            mv = self._alias(name, alias)
+        return None if mv is None else self._to_version(series_id, mv)
+
+    def _alias(self, name: str, alias: str) -> Any:
+        """The version behind an alias, or None. MLflow answers a missing alias (or a name it
+        refuses as alias) with INVALID_PARAMETER_VALUE, a missing model with NOT_FOUND."""
+        with _unless("INVALID_PARAMETER_VALUE"):
+            return self._maybe(lambda: self._client().get_model_version_by_alias(name, alias))
+        return None
+
+    def list_versions(self, *, series_id: str) -> list[RegisteredVersion]:
+        with self._guard(f"list the versions of {model_name(series_id)}"):
+            return self._search(series_id, None)
+
+    def find_by_job(self, *, series_id: str, job_id: str) -> RegisteredVersion | None:
+        with self._guard(f"find the version of job {job_id!r}"):
+            return self._find(series_id, job_id)
+
+    def _find(self, series_id: str, job_id: str) -> RegisteredVersion | None:
+        if _FILTER_SAFE.match(job_id):
+            found = self._search(series_id, f"tags.job_id = '{job_id}'")
+        else:  # a job id the filter grammar cannot quote: compare in Python instead
+            found = [v for v in self._search(series_id, None) if v.job_id == job_id]
+        return found[0] if found else None
+
+    def _search(self, series_id: str, condition: str | None) -> list[RegisteredVersion]:
+        """Versions of a series matching ``condition``, oldest first."""
+        name = model_name(series_id)
+        if not _FILTER_SAFE.match(name):
+            return []  # MLflow cannot hold such a name either
+        query = f"name = '{name}'" + (f" and {condition}" if condition else "")
+        client, token, found = self._client(), None, []
+        while True:
+            page = client.search_model_versions(
+                query, max_results=_PAGE, order_by=["version_number ASC"], page_token=token
+            )
+            found += [self._to_version(series_id, mv) for mv in page]
+            token = page.token
+            if not token:
+                return found
+
+    def load_model_bytes(self, *, series_id: str, version: int) -> bytes:
+        name = model_name(series_id)
+        with self._guard(f"download the model of {name} v{version}"):
+            source = self._maybe(
+                lambda: self._registry().get_model_version_download_uri(name, str(version))
+            )
+            if source is None:
+                raise NotFound(f"series {series_id!r} has no version {version}")
+            with tempfile.TemporaryDirectory(prefix="seriesguard-model-") as folder:
+                uri = f"{str(source).rstrip('/')}/{DETECTOR_FILE}"
+                local = download_artifacts(
+                    artifact_uri=uri, dst_path=folder, tracking_uri=self._uri
+                )
+                return Path(local).read_bytes()
+
+    def register(self, record: TrainingRecord) -> RegisteredVersion:
+        name = model_name(record.series_id)
+        with self._lock_for(record.series_id), self._guard(f"register a version of {name}"):
+            existing = self._find(record.series_id, record.job_id)
+            if existing is not None:
+                self._repair_staging_alias(name, existing)
+                return existing
+            client = self._client()
+            run = client.create_run(
+                self._experiment_id(),
+                tags={**record.tags, "job_id": record.job_id, "series_id": record.series_id},
+                run_name=f"{record.series_id}-{record.job_id}"[:250],
+            )
+            run_id = run.info.run_id
+            try:
+                self._fill_run(client, run, record)
+                client.set_terminated(run_id)
+            except BaseException:
+                with suppress(*self._errors):  # best effort: the failure raised matters more
+                    client.set_terminated(run_id, status="FAILED")
+                raise
+            tags = {
+                "stage": Stage.STAGING.tag,
+                "job_id": record.job_id,
+                "run_id": run_id,
+                "series_id": record.series_id,
+                "algorithm": record.detector.algorithm,
+                "params": json.dumps(record.detector.params(), sort_keys=True),
+                "metrics": json.dumps({k: float(v) for k, v in record.metrics.items()}),
+            }
+            source = f"{run.info.artifact_uri.rstrip('/')}/{ARTIFACT_PATH}"
+            mv = self._create_version(client, name, source, run_id, tags)
+            self._registry().set_registered_model_alias(name, "staging", str(mv.version))
+            return self._to_version(record.series_id, mv)
+
+    def _fill_run(self, client: MlflowClient, run: Any, record: TrainingRecord) -> None:
+        run_id = run.info.run_id
+        if record.metrics or record.params:
+            now = int(time.time() * 1000)
+            client.log_batch(
+                run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
+                params=[Param(k, str(v)) for k, v in record.params.items()],
+            )
+        local = _local_path(run.info.artifact_uri)
+        if local is not None:  # embedded mode: write in place instead of copying a temp tree
+            self._pyfunc.write(local / ARTIFACT_PATH, record.detector, run_id=run_id)
+        else:
+            with tempfile.TemporaryDirectory(prefix="seriesguard-register-") as folder:
+                self._pyfunc.write(Path(folder), record.detector, run_id=run_id)
+                client.log_artifacts(run_id, folder, ARTIFACT_PATH)
+        if record.data_path is not None:
+            client.log_artifact(run_id, record.data_path, "data")
+
+    @staticmethod
+    def _create_version(
+        client: MlflowClient, name: str, source: str, run_id: str, tags: dict[str, str]
+    ) -> Any:
+        """Create the version; the registered model is created with the first version only."""
+        with _unless(_NOT_FOUND):
+            return client.create_model_version(name, source, run_id, tags, await_creation_for=0)
+        with _unless(_ALREADY_EXISTS):  # another process may be first
+            client.create_registered_model(name, tags={"seriesguard": "anomaly-detector"})
+        return client.create_model_version(name, source, run_id, tags, await_creation_for=0)
+
+    def _repair_staging_alias(self, name: str, version: RegisteredVersion) -> None:
+        """Finish a register that died between creating the version and setting its alias."""
+        if version.stage is not Stage.STAGING:
+            return
+        if self._alias(name, "staging") is None:
+            self._registry().set_registered_model_alias(name, "staging", str(version.version))
+
+    def set_stage(self, *, series_id: str, version: int, stage: Stage) -> None:
+        name = model_name(series_id)
+        with self._lock_for(series_id), self._guard(f"move {name} v{version} to {stage}"):
+            mv = self._maybe(lambda: self._client().get_model_version(name, str(version)))
+            if mv is None:
+                raise NotFound(f"series {series_id!r} has no version {version}")
+            registry = self._registry()
+            registry.set_model_version_tag(name, str(version), "stage", stage.tag)
+            for alias in STAGE_ALIASES:
+                if alias == stage.tag:
+                    registry.set_registered_model_alias(name, alias, str(version))
+                elif alias in (mv.aliases or ()):
+                    registry.delete_registered_model_alias(name, alias)
+
+    def delete_version(self, *, series_id: str, version: int) -> None:
+        name = model_name(series_id)
+        with self._lock_for(series_id), self._guard(f"delete {name} v{version}"):
+            # MLflow drops the version's aliases with it; deleting twice is not an error.
+            self._maybe(lambda: self._registry().delete_model_version(name, str(version)))
+
+    def close(self) -> None:
+        with self._init_lock:
+            self._mlflow = None
+            self._experiment = None

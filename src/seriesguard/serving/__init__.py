@@ -1,0 +1,1 @@
+"""Predictor: in-memory model table, fallback chain, catalog polling."""

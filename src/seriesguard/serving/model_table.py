@@ -1,0 +1,79 @@
+"""Models in memory: every small model stays resident, large ones share an LRU of CACHE_SIZE."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from seriesguard.core.detectors import Detector
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    series_id: str
+    version: int
+    detector: Detector
+    origin: str  # where it was loaded from: catalog, mlflow or cache
+    size_bytes: int
+
+
+class ModelTable:
+    def __init__(self, *, lru_size: int, resident_max_bytes: int) -> None:
+        self._resident: dict[str, LoadedModel] = {}
+        self._lru: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lru_size = lru_size
+        self._resident_max = resident_max_bytes
+        self._absent: dict[str, float] = {}  # series with no model -> when to look again
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, series_id: str) -> LoadedModel | None:
+        model = self._resident.get(series_id)  # dict reads are atomic: no lock on the hot path
+        if model is None:
+            with self._lock:
+                model = self._lru.get(series_id)
+                if model is not None:
+                    self._lru.move_to_end(series_id)
+        if model is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return model
+
+    def put(self, model: LoadedModel) -> None:
+        with self._lock:
+            self._absent.pop(model.series_id, None)
+            if model.size_bytes <= self._resident_max:
+                self._lru.pop(model.series_id, None)
+                self._resident[model.series_id] = model
+                return
+            self._resident.pop(model.series_id, None)
+            if self._lru_size == 0:
+                return
+            self._lru[model.series_id] = model
+            self._lru.move_to_end(model.series_id)
+            while len(self._lru) > self._lru_size:
+                self._lru.popitem(last=False)
+
+    def drop(self, series_id: str) -> None:
+        with self._lock:
+            self._resident.pop(series_id, None)
+            self._lru.pop(series_id, None)
+
+    def mark_absent(self, series_id: str, *, for_seconds: float) -> None:
+        with self._lock:
+            self._absent[series_id] = time.monotonic() + for_seconds
+
+    def known_absent(self, series_id: str) -> bool:
+        until = self._absent.get(series_id)
+        return until is not None and until > time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._resident) + len(self._lru)
+
+    @property
+    def resident_count(self) -> int:
+        return len(self._resident)

@@ -1,0 +1,202 @@
+"""The predictor: memory -> catalog -> MLflow -> local cache -> z-score fallback (seed)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from seriesguard.core.catalog import ServingEntry
+from seriesguard.core.detectors import (
+    Detector,
+    ZScoreDetector,
+    detector_from_bytes,
+    detector_from_params,
+)
+from seriesguard.core.series import version_label
+from seriesguard.registry.base import ModelRegistry, RegistryUnavailable
+from seriesguard.serving.disk_cache import DiskModelCache
+from seriesguard.serving.model_table import LoadedModel, ModelTable
+from seriesguard.store.catalog import CatalogRepository
+
+log = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+
+# origin of a model -> (model_info.type, confidence)
+_KIND = {
+    "catalog": ("mlflow_trained", "high"),
+    "mlflow": ("mlflow_trained", "high"),
+    "cache": ("cached_mlflow", "medium"),
+}
+FALLBACK_SIGMA = 3.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    version: str
+    stage: str
+    type: str
+    loaded_from: str
+    confidence: str
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A detector with the facts the response reports about it."""
+
+    detector: Detector
+    info: ModelInfo
+
+    def score_one(self, value: float, timestamp: float) -> tuple[bool, float]:
+        score = self.detector.score_one(value, timestamp)
+        return score > self.detector.threshold, score
+
+    def score_many(self, values: FloatArray, timestamps: FloatArray) -> tuple[FloatArray, float]:
+        return self.detector.score(values, timestamps), self.detector.threshold
+
+
+class Predictor:
+    def __init__(
+        self,
+        *,
+        catalog: CatalogRepository,
+        registry: ModelRegistry,
+        disk_cache: DiskModelCache,
+        table: ModelTable,
+        negative_cache_seconds: float,
+        fallback_enabled: bool = True,
+    ) -> None:
+        self._catalog = catalog
+        self._registry = registry
+        self._disk = disk_cache
+        self.table = table
+        self._negative = negative_cache_seconds
+        self.fallback_enabled = fallback_enabled
+        self._revision = 0
+        self._ready = threading.Event()
+        self._poll_lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def warm_load(self) -> int:
+        """Load every production model of the catalog; the predictor is ready afterwards."""
+        loaded = self.poll_catalog()
+        self._ready.set()
+        return loaded
+
+    def poll_catalog(self) -> int:
+        """Apply catalog changes since the last poll (lazy invalidation); returns changes."""
+        with self._poll_lock:
+            changes = self._catalog.changes_since(self._revision)
+            for change in changes:
+                if change.entry is None:
+                    self.table.drop(change.series_id)
+                else:
+                    self._install(change.entry)
+                self._revision = max(self._revision, change.revision)
+            return len(changes)
+
+    def reload(self, series_id: str) -> LoadedModel | None:
+        """Eager reload (admin API): forget what is in memory and load it again now."""
+        self.table.drop(series_id)
+        entry = self._catalog.serving_entry(series_id)
+        return self._install(entry) if entry else self._load_from_registry(series_id)
+
+    def _install(self, entry: ServingEntry) -> LoadedModel:
+        detector = detector_from_params(entry.algorithm, entry.params)
+        model = LoadedModel(
+            series_id=entry.series_id,
+            version=entry.version,
+            detector=detector,
+            origin="catalog",
+            size_bytes=len(detector.to_bytes()),
+        )
+        self.table.put(model)
+        return model
+
+    def scorer(self, series_id: str) -> Scorer:
+        """The model that answers for ``series_id`` now, walking the fallback chain."""
+        model = self.table.get(series_id)
+        if model is not None:
+            return _scorer(model, loaded_from="memory")
+        if not self.table.known_absent(series_id):
+            model = self._load(series_id)
+            if model is not None:
+                return _scorer(model, loaded_from=model.origin)
+            self.table.mark_absent(series_id, for_seconds=self._negative)
+        return self._fallback(series_id)
+
+    def _load(self, series_id: str) -> LoadedModel | None:
+        try:
+            entry = self._catalog.serving_entry(series_id)
+        except Exception:  # the metadata DB being down must not stop predictions
+            log.warning("catalog unavailable while loading %s", series_id, exc_info=True)
+            entry = None
+        if entry is not None:
+            return self._install(entry)
+        return self._load_from_registry(series_id)
+
+    def _load_from_registry(self, series_id: str) -> LoadedModel | None:
+        try:
+            version = self._registry.get_by_alias(series_id=series_id, alias="production")
+            if version is None:
+                return None
+            blob = self._registry.load_model_bytes(series_id=series_id, version=version.version)
+            self._disk.put(series_id=series_id, version=version.version, blob=blob)
+            return self._put(series_id, version.version, blob, origin="mlflow")
+        except RegistryUnavailable:
+            cached = self._disk.get_production(series_id)
+            if cached is None:
+                return None
+            return self._put(series_id, cached[0], cached[1], origin="cache")
+
+    def _put(self, series_id: str, version: int, blob: bytes, *, origin: str) -> LoadedModel:
+        model = LoadedModel(
+            series_id=series_id,
+            version=version,
+            detector=detector_from_bytes(blob),
+            origin=origin,
+            size_bytes=len(blob),
+        )
+        self.table.put(model)
+        return model
+
+    def _fallback(self, series_id: str) -> Scorer:
+        """Z-score on the series' historical statistics, or conservative defaults (seed)."""
+        stats = None
+        try:
+            summary = self._catalog.get_series(series_id)
+            stats = summary.stats if summary else None
+        except Exception:
+            log.warning("catalog unavailable for fallback of %s", series_id, exc_info=True)
+        source = "statistics" if stats else "default"
+        detector = ZScoreDetector(
+            mean=stats.mean if stats else 0.0,
+            std=stats.std if stats else 1.0,
+            threshold_sigma=FALLBACK_SIGMA,
+        )
+        info = ModelInfo(
+            version="fallback",
+            stage="fallback",
+            type="fallback_zscore",
+            loaded_from=source,
+            confidence="low",
+        )
+        return Scorer(detector=detector, info=info)
+
+
+def _scorer(model: LoadedModel, *, loaded_from: str) -> Scorer:
+    kind, confidence = _KIND[model.origin]
+    info = ModelInfo(
+        version=version_label(model.version),
+        stage="production",
+        type=kind,
+        loaded_from=loaded_from,
+        confidence=confidence,
+    )
+    return Scorer(detector=model.detector, info=info)

@@ -1,0 +1,108 @@
+"""One settings tree, read from the environment (prefix ``SERIESGUARD_``).
+
+Built once in ``main()`` (or by a test) and passed down; nothing reads the environment at
+import time. Every field documents itself so ``seriesguard config`` and the README table can
+be generated from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a seriesguard process can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="SERIESGUARD_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".seriesguard"),
+        description="Data folder of the embedded backends: metadata DB, MLflow store, "
+        "artifacts, training data and the local model cache.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the HTTP server binds.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata DB; default sqlite:///<home>/seriesguard.db.",
+    )
+    broker_url: str = Field(
+        default="memory://",
+        description="Job transport. memory:// = in-process queue and worker pool.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "SERIESGUARD_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking/registry URI; default sqlite:///<home>/mlflow.db.",
+    )
+    artifact_root: str | None = Field(
+        default=None,
+        description="Artifact root for new MLflow experiments; default <home>/artifacts.",
+    )
+    experiment_name: str = Field(
+        default="seriesguard", description="MLflow experiment that holds the training runs."
+    )
+    min_training_points: int = Field(
+        default=10_000, ge=2, description="Fewest points a training request may carry."
+    )
+    max_training_points: int = Field(
+        default=100_000, ge=2, description="Most points a training request may carry."
+    )
+    training_min_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="At most one training job per series in this many seconds (429 otherwise).",
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)."
+    )
+    worker_concurrency: int = Field(
+        default=2, ge=0, description="Training jobs run at once by the in-process worker pool."
+    )
+    cache_size: int = Field(
+        default=100,
+        ge=0,
+        validation_alias=AliasChoices("CACHE_SIZE", "SERIESGUARD_CACHE_SIZE"),
+        description="LRU bound for models too large to keep resident (seed: CACHE_SIZE).",
+    )
+    resident_max_bytes: int = Field(
+        default=4096,
+        ge=0,
+        description="Models whose parameters fit in this many bytes stay resident, all of them.",
+    )
+    fallback_enabled: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("FALLBACK_ENABLED", "SERIESGUARD_FALLBACK_ENABLED"),
+        description="Answer unknown series with the z-score fallback instead of 404 (seed).",
+    )
+    catalog_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often the predictor looks for catalog changes."
+    )
+    negative_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a series with no model is not looked up in MLflow again.",
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home.resolve() / 'seriesguard.db'}"
+
+    def resolved_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+    def resolved_artifact_root(self) -> str:
+        return self.artifact_root or (self.home.resolve() / "artifacts").as_uri()
+
+    @property
+    def data_dir(self) -> Path:
+        """Training data of each job, kept by reference (the job row holds the path)."""
+        return self.home / "data"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Local copy of every model the predictor loaded (fallback when MLflow is down)."""
+        return self.home / "model-cache"

@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy 2 tables, repositories and Alembic migrations."""

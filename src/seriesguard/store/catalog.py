@@ -1,0 +1,183 @@
+"""Catalog repository: series -> production/staging version and the params that serve it.
+
+Every change bumps the series' ``revision`` to one above the highest in the table, so a
+predictor can ask "what changed since revision N" (lazy invalidation by polling).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from seriesguard.core.catalog import ModelVersion, SeriesStats, SeriesSummary, ServingEntry
+from seriesguard.core.stages import Stage
+from seriesguard.store.db import SessionFactory
+from seriesguard.store.tables import ModelVersionRow, SeriesRow
+
+
+@dataclass(frozen=True)
+class SeriesChange:
+    """A series whose serving state changed; ``entry`` is None when nothing is in Production."""
+
+    series_id: str
+    revision: int
+    entry: ServingEntry | None
+
+
+def _summary(row: SeriesRow) -> SeriesSummary:
+    stats = None
+    if row.stats_mean is not None and row.stats_std is not None:
+        stats = SeriesStats(mean=row.stats_mean, std=row.stats_std, n_points=row.stats_points or 0)
+    return SeriesSummary(
+        series_id=row.series_id,
+        production_version=row.production_version,
+        staging_version=row.staging_version,
+        latest_version=row.latest_version,
+        revision=row.revision,
+        updated_at=row.updated_at,
+        stats=stats,
+    )
+
+
+def _entry(row: SeriesRow) -> ServingEntry | None:
+    if row.production_version is None or row.production_algorithm is None:
+        return None
+    return ServingEntry(
+        series_id=row.series_id,
+        version=row.production_version,
+        algorithm=row.production_algorithm,
+        params=dict(row.production_params or {}),
+        revision=row.revision,
+    )
+
+
+def _version(row: ModelVersionRow) -> ModelVersion:
+    return ModelVersion(
+        series_id=row.series_id,
+        version=row.version,
+        stage=Stage(row.stage),
+        algorithm=row.algorithm,
+        params=dict(row.params),
+        metrics=dict(row.metrics),
+        job_id=row.job_id,
+        run_id=row.run_id,
+        created_at=row.created_at,
+    )
+
+
+class CatalogRepository:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    def record_version(self, version: ModelVersion, *, stats: SeriesStats | None) -> None:
+        """Mirror a newly registered version and the statistics of its training window."""
+        with self._sessions.begin() as session:
+            row = session.get(ModelVersionRow, (version.series_id, version.version))
+            if row is None:
+                row = ModelVersionRow(series_id=version.series_id, version=version.version)
+                session.add(row)
+            row.stage = version.stage.value
+            row.algorithm = version.algorithm
+            row.params = version.params
+            row.metrics = version.metrics
+            row.job_id = version.job_id
+            row.run_id = version.run_id
+            row.created_at = version.created_at
+            series = self._series_row(session, version.series_id)
+            series.latest_version = max(series.latest_version or 0, version.version)
+            if stats is not None:
+                series.stats_mean, series.stats_std = stats.mean, stats.std
+                series.stats_points = stats.n_points
+            session.flush()
+            self._refresh(session, series)
+
+    def set_stage(self, *, series_id: str, version: int, stage: Stage) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(ModelVersionRow, (series_id, version))
+            if row is None:
+                raise KeyError(f"{series_id} v{version} is not in the catalog")
+            row.stage = stage.value
+            session.flush()
+            self._refresh(session, self._series_row(session, series_id))
+
+    def remove_version(self, *, series_id: str, version: int) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(ModelVersionRow, (series_id, version))
+            if row is not None:
+                session.delete(row)
+                session.flush()
+                self._refresh(session, self._series_row(session, series_id))
+
+    def _series_row(self, session: Session, series_id: str) -> SeriesRow:
+        series = session.get(SeriesRow, series_id)
+        if series is None:
+            series = SeriesRow(series_id=series_id, revision=0, updated_at=time.time())
+            session.add(series)
+        return series
+
+    def _refresh(self, session: Session, series: SeriesRow) -> None:
+        """Derive the series row from its versions and bump its revision."""
+        versions = session.scalars(
+            select(ModelVersionRow).where(ModelVersionRow.series_id == series.series_id)
+        ).all()
+        production = max(
+            (v for v in versions if v.stage == Stage.PRODUCTION.value),
+            key=lambda v: v.version,
+            default=None,
+        )
+        staging = [v.version for v in versions if v.stage == Stage.STAGING.value]
+        series.production_version = production.version if production else None
+        series.production_algorithm = production.algorithm if production else None
+        series.production_params = dict(production.params) if production else None
+        series.staging_version = max(staging, default=None)
+        series.revision = (session.scalar(select(func.max(SeriesRow.revision))) or 0) + 1
+        series.updated_at = time.time()
+
+    def get_series(self, series_id: str) -> SeriesSummary | None:
+        with self._sessions() as session:
+            row = session.get(SeriesRow, series_id)
+            return None if row is None else _summary(row)
+
+    def list_series(
+        self, *, limit: int = 50, offset: int = 0, prefix: str | None = None
+    ) -> tuple[list[SeriesSummary], int]:
+        query = select(SeriesRow)
+        if prefix:
+            query = query.where(SeriesRow.series_id.startswith(prefix, autoescape=True))
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(SeriesRow.series_id).limit(limit).offset(offset))
+            return [_summary(r) for r in rows], int(total)
+
+    def list_versions(self, series_id: str) -> list[ModelVersion]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ModelVersionRow)
+                .where(ModelVersionRow.series_id == series_id)
+                .order_by(ModelVersionRow.version)
+            )
+            return [_version(r) for r in rows]
+
+    def get_version(self, *, series_id: str, version: int) -> ModelVersion | None:
+        with self._sessions() as session:
+            row = session.get(ModelVersionRow, (series_id, version))
+            return None if row is None else _version(row)
+
+    def serving_entry(self, series_id: str) -> ServingEntry | None:
+        with self._sessions() as session:
+            row = session.get(SeriesRow, series_id)
+            return None if row is None else _entry(row)
+
+    def changes_since(self, revision: int, *, limit: int = 100_000) -> list[SeriesChange]:
+        """Series changed after ``revision``, oldest change first (warm load: revision 0)."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(SeriesRow)
+                .where(SeriesRow.revision > revision)
+                .order_by(SeriesRow.revision)
+                .limit(limit)
+            )
+            return [SeriesChange(r.series_id, r.revision, _entry(r)) for r in rows]

@@ -1,0 +1,1 @@
+"""Training: accept jobs, fit detectors, register versions."""

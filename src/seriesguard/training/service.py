@@ -1,0 +1,234 @@
+"""Training service: submit (validate, persist, publish), run (fit, register), cancel, recover."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seriesguard.core.catalog import SeriesStats
+from seriesguard.core.detectors import detector_class
+from seriesguard.core.errors import Conflict, InvalidInput, NotFound
+from seriesguard.core.jobs import (
+    DEFAULT_PRIORITY,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    Job,
+    JobStatus,
+)
+from seriesguard.core.series import check_series_id
+from seriesguard.core.validation import PointLimits, validate_training_data
+from seriesguard.queue.base import JobQueue
+from seriesguard.registry.base import ModelRegistry, RegistryUnavailable, TrainingRecord
+from seriesguard.store.catalog import CatalogRepository
+from seriesguard.store.jobs import JobRepository
+from seriesguard.training.data import TrainingDataStore
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    algorithm: str = "statistical"
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = DEFAULT_PRIORITY
+
+
+class TrainingService:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        catalog: CatalogRepository,
+        registry: ModelRegistry,
+        queue: JobQueue,
+        data: TrainingDataStore,
+        limits: PointLimits,
+        min_interval_seconds: float,
+        retry_delay_seconds: float = 5.0,
+    ) -> None:
+        self._jobs = jobs
+        self._catalog = catalog
+        self._registry = registry
+        self._queue = queue
+        self.data = data
+        self._limits = limits
+        self._min_interval = min_interval_seconds
+        self._retry_delay = retry_delay_seconds
+
+    def submit(
+        self,
+        *,
+        series_id: str,
+        timestamps: Sequence[object],
+        values: Sequence[float],
+        config: TrainingConfig,
+    ) -> Job:
+        """Validate, store the data, commit the job row, then publish it (in that order)."""
+        check_series_id(series_id)
+        _check_priority(config.priority)
+        detector_class(config.algorithm).check_hyperparameters(config.hyperparameters)
+        data = validate_training_data(timestamps, values, limits=self._limits)
+        job_id = str(uuid.uuid4())
+        path = self.data.save(job_id=job_id, data=data)
+        now = time.time()
+        job = Job(
+            id=job_id,
+            series_id=series_id,
+            status=JobStatus.QUEUED,
+            priority=config.priority,
+            algorithm=config.algorithm,
+            hyperparameters=dict(config.hyperparameters),
+            n_points=len(data),
+            data_path=path,
+            created_at=now,
+            updated_at=now,
+            window_start=float(data.timestamps[0]),
+            window_end=float(data.timestamps[-1]),
+        )
+        try:
+            self._jobs.create(job, min_interval_seconds=self._min_interval)
+        except BaseException:
+            self.data.delete(path)
+            raise
+        self._queue.publish(job_id=job_id, priority=job.priority)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(
+                f"no training job {job_id!r}", rule="job_not_found", loc=("path", "job_id")
+            )
+        return job
+
+    def list_jobs(
+        self, *, series_id: str | None, status: JobStatus | None, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
+        return self._jobs.list_jobs(series_id=series_id, status=status, limit=limit, offset=offset)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or running job; a finished one answers 409."""
+        job = self.get(job_id)
+        moved = self._jobs.transition(
+            job_id,
+            source={JobStatus.QUEUED, JobStatus.PROCESSING},
+            target=JobStatus.CANCELLED,
+            finished_at=time.time(),
+        )
+        if not moved:
+            job = self.get(job_id)
+            raise Conflict(
+                f"job {job_id} is already {job.status.value}; only queued or processing jobs "
+                "can be cancelled",
+                rule="job_finished",
+                loc=("path", "job_id"),
+            )
+        return self.get(job_id)
+
+    def recover(self) -> int:
+        """Take up jobs a crash left queued or processing; returns how many were republished."""
+        jobs = self._jobs.unfinished()
+        for job in jobs:
+            if job.status is JobStatus.PROCESSING:
+                self._jobs.transition(
+                    job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED
+                )
+            self._queue.publish(job_id=job.id, priority=job.priority)
+        return len(jobs)
+
+    def run(self, job_id: str) -> None:
+        """Worker handler. Safe to call twice for one job: the claim and registration are
+        idempotent, so a redelivered message never trains twice or leaves two versions."""
+        job = self._jobs.claim(job_id)
+        if job is None:
+            return
+        try:
+            self._train(job)
+        except RegistryUnavailable as exc:
+            self._retry_later(job, exc)
+        except Exception as exc:
+            log.exception("training job failed", extra={"job_id": job.id})
+            self._jobs.transition(
+                job.id,
+                source={JobStatus.PROCESSING},
+                target=JobStatus.FAILED,
+                error=f"{type(exc).__name__}: {exc}",
+                finished_at=time.time(),
+            )
+
+    def _train(self, job: Job) -> None:
+        data = self.data.load(job.data_path)
+        detector = detector_class(job.algorithm).fit(
+            data.values, data.timestamps, job.hyperparameters
+        )
+        stats = SeriesStats(
+            mean=float(np.mean(data.values)), std=float(np.std(data.values)), n_points=len(data)
+        )
+        if self.get(job.id).status is not JobStatus.PROCESSING:
+            return  # cancelled while fitting
+        version = self._registry.register(
+            TrainingRecord(
+                series_id=job.series_id,
+                job_id=job.id,
+                detector=detector,
+                metrics={
+                    "mean": stats.mean,
+                    "std": stats.std,
+                    "training_points": float(stats.n_points),
+                    "window_start": float(data.timestamps[0]),
+                    "window_end": float(data.timestamps[-1]),
+                },
+                params={
+                    "algorithm": job.algorithm,
+                    "priority": str(job.priority),
+                    **{k: str(v) for k, v in job.hyperparameters.items()},
+                },
+                tags={"series_id": job.series_id},
+            )
+        )
+        self._catalog.record_version(version, stats=stats)
+        finished = self._jobs.transition(
+            job.id,
+            source={JobStatus.PROCESSING},
+            target=JobStatus.COMPLETED,
+            model_version=version.version,
+            run_id=version.run_id,
+            finished_at=time.time(),
+            error=None,
+        )
+        if not finished:  # cancel won over a late finish: take the version back out
+            self._registry.delete_version(series_id=job.series_id, version=version.version)
+            self._catalog.remove_version(series_id=job.series_id, version=version.version)
+
+    def _retry_later(self, job: Job, exc: RegistryUnavailable) -> None:
+        if job.attempts >= MAX_ATTEMPTS:
+            self._jobs.transition(
+                job.id,
+                source={JobStatus.PROCESSING},
+                target=JobStatus.FAILED,
+                error=f"registry unavailable after {job.attempts} attempts: {exc.message}",
+                finished_at=time.time(),
+            )
+            return
+        log.warning("registry unavailable; job %s goes back to the queue", job.id)
+        if self._jobs.transition(
+            job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED, error=exc.message
+        ):
+            time.sleep(self._retry_delay)
+            self._queue.publish(job_id=job.id, priority=job.priority)
+
+
+def _check_priority(priority: int) -> None:
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidInput(
+            f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, got {priority}",
+            rule="priority_range",
+            loc=("body", "config", "priority"),
+        )

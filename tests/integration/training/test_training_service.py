@@ -1,0 +1,132 @@
+"""Training service on SQLite + the in-memory registry: submit, run, cancel, recover."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seriesguard.core.errors import Conflict, InvalidInput, RateLimited
+from seriesguard.core.jobs import JobStatus
+from seriesguard.core.validation import PointLimits
+from seriesguard.queue.base import JobHandler, JobQueue
+from seriesguard.registry.memory import MemoryRegistry
+from seriesguard.store.catalog import CatalogRepository
+from seriesguard.store.db import create_db_engine, session_factory, upgrade
+from seriesguard.store.jobs import JobRepository
+from seriesguard.training.data import TrainingDataStore
+from seriesguard.training.service import TrainingConfig, TrainingService
+
+
+class RecordingQueue(JobQueue):
+    """Holds published ids so a test decides when (and how often) they are delivered."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def publish(self, *, job_id: str, priority: int) -> None:
+        self.published.append(job_id)
+
+    def start(self, handler: JobHandler) -> None:
+        pass
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        pass
+
+    def depth(self) -> int:
+        return len(self.published)
+
+
+@pytest.fixture()
+def parts(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'meta.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    registry = MemoryRegistry()
+    queue = RecordingQueue()
+    jobs, catalog = JobRepository(sessions), CatalogRepository(sessions)
+    service = TrainingService(
+        jobs=jobs,
+        catalog=catalog,
+        registry=registry,
+        queue=queue,
+        data=TrainingDataStore(tmp_path / "data"),
+        limits=PointLimits(100, 1000),
+        min_interval_seconds=300,
+        retry_delay_seconds=0,
+    )
+    yield service, registry, queue, catalog
+    engine.dispose()
+
+
+def points(n: int = 200) -> tuple[list[float], list[float]]:
+    rng = np.random.default_rng(7)
+    return [1e9 + 60.0 * i for i in range(n)], rng.normal(5, 1, n).tolist()
+
+
+def test_submit_then_run_registers_one_staging_version(parts) -> None:  # type: ignore[no-untyped-def]
+    service, registry, queue, catalog = parts
+    ts, vs = points()
+    job = service.submit(series_id="s1", timestamps=ts, values=vs, config=TrainingConfig())
+    assert queue.published == [job.id] and job.status is JobStatus.QUEUED
+    service.run(job.id)
+    service.run(job.id)  # redelivered: nothing happens twice
+    done = service.get(job.id)
+    assert done.status is JobStatus.COMPLETED and done.model_version == 1
+    assert [v.version for v in registry.list_versions(series_id="s1")] == [1]
+    assert catalog.get_series("s1").staging_version == 1  # type: ignore[union-attr]
+
+
+def test_rate_limit_and_validation_leave_nothing_behind(parts, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    service, _registry, queue, _catalog = parts
+    ts, vs = points()
+    service.submit(series_id="s1", timestamps=ts, values=vs, config=TrainingConfig())
+    with pytest.raises(RateLimited):
+        service.submit(series_id="s1", timestamps=ts, values=vs, config=TrainingConfig())
+    with pytest.raises(InvalidInput):
+        service.submit(series_id="s2", timestamps=ts, values=vs, config=TrainingConfig(priority=11))
+    assert len(queue.published) == 1
+    assert len(list((tmp_path / "data").glob("*.npz"))) == 1
+
+
+def test_cancel_wins_and_finished_job_is_409(parts) -> None:  # type: ignore[no-untyped-def]
+    service, registry, _queue, _catalog = parts
+    ts, vs = points()
+    job = service.submit(series_id="s1", timestamps=ts, values=vs, config=TrainingConfig())
+    assert service.cancel(job.id).status is JobStatus.CANCELLED
+    service.run(job.id)
+    assert registry.list_versions(series_id="s1") == []
+    with pytest.raises(Conflict):
+        service.cancel(job.id)
+
+
+def test_registry_outage_requeues_then_completes(parts) -> None:  # type: ignore[no-untyped-def]
+    service, registry, queue, _catalog = parts
+    ts, vs = points()
+    job = service.submit(series_id="s1", timestamps=ts, values=vs, config=TrainingConfig())
+    registry.available = False
+    service.run(job.id)
+    assert service.get(job.id).status is JobStatus.QUEUED
+    assert queue.published == [job.id, job.id]
+    registry.available = True
+    service.run(job.id)
+    assert service.get(job.id).status is JobStatus.COMPLETED
+
+
+def test_recover_republishes_unfinished(parts) -> None:  # type: ignore[no-untyped-def]
+    service, _registry, queue, _catalog = parts
+    ts, vs = points()
+    first = service.submit(series_id="a", timestamps=ts, values=vs, config=TrainingConfig())
+    second = service.submit(series_id="b", timestamps=ts, values=vs, config=TrainingConfig())
+    service._jobs.claim(first.id)  # a crash mid-job leaves it processing
+    queue.published.clear()
+    assert service.recover() == 2
+    assert sorted(queue.published) == sorted([first.id, second.id])
+    threads = [threading.Thread(target=service.run, args=(j,)) for j in queue.published * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {service.get(j).status for j in (first.id, second.id)} == {JobStatus.COMPLETED}

@@ -12,7 +12,7 @@ from seriesguard.core.validation import PointLimits
 from seriesguard.promotion.service import ModelService
 from seriesguard.queue.base import JobQueue
 from seriesguard.queue.factory import create_queue
-from seriesguard.registry.base import ModelRegistry
+from seriesguard.registry.base import ModelRegistry, RegistryUnavailable
 from seriesguard.registry.factory import create_registry
 from seriesguard.serving.disk_cache import DiskModelCache
 from seriesguard.serving.model_table import ModelTable
@@ -44,6 +44,10 @@ class Runtime:
     def start(self) -> None:
         """Migrate, take up jobs a crash left behind, start workers, warm-load the models."""
         upgrade(self.engine)
+        try:
+            self.registry.prepare()
+        except RegistryUnavailable as exc:
+            log.warning("registry unavailable at start; jobs wait until it is back: %s", exc)
         recovered = self.training.recover()
         if recovered:
             log.info("took up %d unfinished training job(s)", recovered)

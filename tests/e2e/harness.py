@@ -33,8 +33,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, timeout: float = 90.0) -> Server:
+        # mlflow.set_tracking_uri() in this test process exports MLFLOW_TRACKING_URI; a server
+        # must use its own home's store unless a test names one on purpose.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
         env = {
-            **os.environ,
+            **inherited,
             "SERIESGUARD_HOME": str(self.home),
             "SERIESGUARD_TRAINING_MIN_INTERVAL_SECONDS": "0",
             "SERIESGUARD_LOG_LEVEL": "WARNING",

@@ -22,7 +22,8 @@ def test_predictions_go_on_without_mlflow(make_server, tmp_path) -> None:  # typ
             json={"timestamps": timestamps, "values": rng.normal(50, 5, 10_000).tolist()},
         ).json()
         assert wait_job(http, job["job_id"])["status"] == "completed"
-        assert http.post("/api/v1/models/warm/versions/1/promote", json={}).status_code == 200
+        promoted = http.post("/api/v1/models/warm/versions/1/promote", json={})
+        assert promoted.status_code == 200, (promoted.text, server.log_tail())
     server.stop()
 
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there

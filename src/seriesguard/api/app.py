@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
 
 from seriesguard import __version__
 from seriesguard.api import errors
@@ -38,7 +37,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="Anomaly detection for industrial sensor fleets: train, register, promote, "
         "predict. Errors are {'detail': [{'type': rule, 'loc': place, 'msg': text}]}.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.runtime = runtime
     errors.install(app)

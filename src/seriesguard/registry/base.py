@@ -79,5 +79,8 @@ class ModelRegistry(ABC):
     def delete_version(self, *, series_id: str, version: int) -> None:
         """Remove a version (used when a cancel wins over a job that already registered)."""
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Open the backend ahead of the first job; the default has nothing to open."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

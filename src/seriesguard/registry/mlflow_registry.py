@@ -35,7 +35,6 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sqlalchemy.pool import NullPool
 
 from seriesguard.core.errors import NotFound
 from seriesguard.core.series import model_name
@@ -46,6 +45,7 @@ from seriesguard.registry.base import (
     RegistryUnavailable,
     TrainingRecord,
 )
+from seriesguard.registry.mlflow_store import probe_database
 from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, DETECTOR_FILE, PyfuncTemplate
 
 T = TypeVar("T")
@@ -163,21 +163,9 @@ class MlflowRegistry(ModelRegistry):
         with self._init_lock:
             if self._mlflow is None:
                 if _is_database(self._uri):
-                    self._probe_database()
+                    probe_database(self._uri, connect_timeout=self._connect_timeout)
                 self._mlflow = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
             return self._mlflow
-
-    def _probe_database(self) -> None:
-        """Fail in milliseconds where MLflow's SQL stores retry opening the database ten times
-        with exponential back-off (~100 s, not configurable in 3.17) while the DB is down."""
-        if self._sqlite:
-            path = self._uri.split(":///", 1)[-1].split("?", 1)[0]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-        timeout = {} if self._sqlite else {"connect_timeout": self._connect_timeout}
-        engine = sqlalchemy.create_engine(self._uri, poolclass=NullPool, connect_args=timeout)
-        with engine.connect():  # NullPool: closing the connection leaves nothing open
-            pass
 
     def _registry(self) -> Any:
         """MLflow's registry client: ``MlflowClient`` reads the whole registered model before
@@ -391,6 +379,11 @@ class MlflowRegistry(ModelRegistry):
         with self._lock_for(series_id), self._guard(f"delete {name} v{version}"):
             # MLflow drops the version's aliases with it; deleting twice is not an error.
             self._maybe(lambda: self._registry().delete_model_version(name, str(version)))
+
+    def prepare(self) -> None:
+        """Open the store and the experiment now rather than inside the first job."""
+        with self._guard("open the store"):
+            self._experiment_id()
 
     def close(self) -> None:
         with self._init_lock:

@@ -350,3 +350,10 @@ def test_state_rules_rate_limit_and_nothing_lost(server) -> None:  # type: ignor
         assert http.get(f"/api/v1/training/jobs/{job['job_id']}").json()["status"] == "completed"
         models = http.get("/api/v1/models").json()
         assert [s["series_id"] for s in models["items"]] == ["state-1"]
+
+
+def test_zz_no_request_reached_the_unhandled_error_handler(server) -> None:  # type: ignore[no-untyped-def]
+    """Runs last in this module: none of the hostile requests above became a 500."""
+    log = (server.home / "server.log").read_text(errors="replace")
+    assert "unhandled error" not in log
+    assert " 500 " not in log

@@ -121,9 +121,15 @@ class Predictor:
 
     def scorer(self, series_id: str) -> Scorer:
         """The model that answers for ``series_id`` now, walking the fallback chain."""
+        return self.resident_scorer(series_id) or self.load_scorer(series_id)
+
+    def resident_scorer(self, series_id: str) -> Scorer | None:
+        """Memory only: no I/O, safe to call on the event loop."""
         model = self.table.get(series_id)
-        if model is not None:
-            return _scorer(model, loaded_from="memory")
+        return None if model is None else _scorer(model, loaded_from="memory")
+
+    def load_scorer(self, series_id: str) -> Scorer:
+        """The rest of the chain after memory; may touch the DB, MLflow or the disk."""
         if not self.table.known_absent(series_id):
             model = self._load(series_id)
             if model is not None:

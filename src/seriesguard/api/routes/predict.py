@@ -33,13 +33,17 @@ def _info(info: ModelInfo) -> ModelInfoOut:
 
 def _resolve(predictor: Predictor, series_id: str) -> Scorer:
     scorer = predictor.scorer(series_id)
+    _check_fallback(predictor, series_id, scorer)
+    return scorer
+
+
+def _check_fallback(predictor: Predictor, series_id: str, scorer: Scorer) -> None:
     if scorer.info.stage == "fallback" and not predictor.fallback_enabled:
         raise NotFound(
             f"series {series_id!r} has no production model and the fallback is disabled",
             rule="model_not_found",
             loc=("path", "series_id"),
         )
-    return scorer
 
 
 @router.post("/batch", response_model=BatchResponse)
@@ -89,14 +93,17 @@ def _score_batch(body: BatchRequest, predictor: Predictor) -> BatchResponse:
 
 
 @router.post("/{series_id}", response_model=PredictResponse)
-def predict(series_id: str, body: PredictRequest, predictor: PredictorDep) -> PredictResponse:
-    # A sync route: the lookup is in memory; a miss may touch the DB or MLflow, and FastAPI
-    # runs sync routes in its thread pool so that never blocks the event loop.
+async def predict(series_id: str, body: PredictRequest, predictor: PredictorDep) -> PredictResponse:
+    # A resident model is scored right here on the event loop (microseconds, no I/O); only a
+    # miss walks the rest of the chain (DB, MLflow, disk) in the thread pool.
     check_series_id(series_id)
     if not math.isfinite(body.value):
         raise InvalidInput("value must be finite", rule="finite_values", loc=("body", "value"))
     timestamp = parse_timestamp(body.timestamp, loc=("body", "timestamp"))
-    scorer = _resolve(predictor, series_id)
+    scorer = predictor.resident_scorer(series_id)
+    if scorer is None:
+        scorer = await run_in_threadpool(predictor.load_scorer, series_id)
+        _check_fallback(predictor, series_id, scorer)
     anomaly, score = scorer.score_one(body.value, timestamp)
     return PredictResponse(
         series_id=series_id,

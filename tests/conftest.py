@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +31,19 @@ def nab_series(relative: str) -> tuple[list[str], np.ndarray]:
 def nab_windows(relative: str) -> list[tuple[str, str]]:
     windows = json.loads((NAB / "labels" / "combined_windows.json").read_text())
     return [(a, b) for a, b in windows[f"{relative}.csv"]]
+
+
+@contextmanager
+def fluent_mlflow_at(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API at ``uri`` for a block; it exports MLFLOW_TRACKING_URI, so
+    the previous value is put back for the tests (and servers) that follow."""
+    import mlflow
+
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from tests.conftest import nab_series, nab_windows
+from tests.conftest import fluent_mlflow_at, nab_series, nab_windows
 from tests.e2e.harness import wait_job
 
 pytestmark = pytest.mark.e2e
@@ -113,14 +113,8 @@ def _read_back_through_mlflow(home, rest_ts, rest_values, served_scores) -> None
     version = client.get_model_version_by_alias(f"anomaly-detector-{SERIES}", "production")
     assert int(version.version) == 1
     assert version.tags["stage"] == "production"
-    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
+    with fluent_mlflow_at(uri):
         model = mlflow.pyfunc.load_model(f"models:/anomaly-detector-{SERIES}@production")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
     frame = pd.DataFrame({"timestamp": [epoch(t) for t in rest_ts], "value": rest_values})
     scored = model.predict(frame)
     np.testing.assert_allclose(

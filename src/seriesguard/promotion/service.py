@@ -39,14 +39,14 @@ class ModelService:
     ) -> tuple[list[SeriesSummary], int]:
         return self._catalog.list_series(limit=limit, offset=offset, prefix=prefix)
 
-    def series(self, series_id: str) -> tuple[SeriesSummary, list[ModelVersion]]:
-        check_series_id(series_id)
+    def series(
+        self, series_id: str, *, loc: tuple[str, ...] = ("path", "series_id")
+    ) -> tuple[SeriesSummary, list[ModelVersion]]:
+        check_series_id(series_id, loc=loc)
         summary = self._catalog.get_series(series_id)
         if summary is None:
             raise NotFound(
-                f"series {series_id!r} has no model versions",
-                rule="series_not_found",
-                loc=("path", "series_id"),
+                f"series {series_id!r} has no model versions", rule="series_not_found", loc=loc
             )
         return summary, self._catalog.list_versions(series_id)
 

@@ -155,13 +155,16 @@ class TrainingService:
             self._retry_later(job, exc)
         except Exception as exc:
             log.exception("training job failed", extra={"job_id": job.id})
-            self._jobs.transition(
-                job.id,
-                source={JobStatus.PROCESSING},
-                target=JobStatus.FAILED,
-                error=f"{type(exc).__name__}: {exc}",
-                finished_at=time.time(),
-            )
+            self._fail(job, f"{type(exc).__name__}: {exc}")
+
+    def _fail(self, job: Job, error: str) -> None:
+        self._jobs.transition(
+            job.id,
+            source={JobStatus.PROCESSING},
+            target=JobStatus.FAILED,
+            error=error,
+            finished_at=time.time(),
+        )
 
     def _train(self, job: Job) -> None:
         data = self.data.load(job.data_path)
@@ -209,13 +212,7 @@ class TrainingService:
 
     def _retry_later(self, job: Job, exc: RegistryUnavailable) -> None:
         if job.attempts >= MAX_ATTEMPTS:
-            self._jobs.transition(
-                job.id,
-                source={JobStatus.PROCESSING},
-                target=JobStatus.FAILED,
-                error=f"registry unavailable after {job.attempts} attempts: {exc.message}",
-                finished_at=time.time(),
-            )
+            self._fail(job, f"registry unavailable after {job.attempts} attempts: {exc.message}")
             return
         log.warning("registry unavailable; job %s goes back to the queue", job.id)
         if self._jobs.transition(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from tests.conftest import fluent_mlflow_at
 
 from seriesguard.core.detectors import ZScoreDetector, detector_from_bytes
 from seriesguard.core.errors import NotFound
@@ -196,14 +197,8 @@ def test_mlflow_user_loads_the_production_model(
     )
     shared_mlflow.set_stage(series_id=series, version=version.version, stage=Stage.PRODUCTION)
     uri = mlflow_store[0]
-    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
+    with fluent_mlflow_at(uri):
         model = mlflow.pyfunc.load_model(f"models:/{model_name(series)}@production")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
     values = np.concatenate([np.linspace(0, 30, 50), [-100.0, 13.0, 1e6]])
     timestamps = [f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z" for i in range(values.size)]
     answer = model.predict(pd.DataFrame({"timestamp": timestamps, "value": values}))

@@ -39,15 +39,9 @@ def _render(
 ) -> bytes:
     from seriesguard.plotting import render_training_plot  # matplotlib loads on first plot only
 
-    summary = runtime.catalog.get_series(series_id)
-    if summary is None:
-        raise NotFound(
-            f"series {series_id!r} has no model versions",
-            rule="series_not_found",
-            loc=("query", "series_id"),
-        )
+    summary, versions = runtime.models.series(series_id, loc=("query", "series_id"))
     number = number or summary.production_version or summary.latest_version
-    model = runtime.catalog.get_version(series_id=series_id, version=number or 0)
+    model = next((v for v in versions if v.version == number), None)
     if model is None:
         raise NotFound(
             f"{series_id} has no version {number}",

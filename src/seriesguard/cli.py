@@ -73,6 +73,8 @@ SERIES_FIELDS = [
     "updated_at",
 ]
 VERSION_FIELDS = ["version", "stage", "algorithm", "created_at", "params", "metrics", "job_id"]
+# Ids are copied from the table into the next command: never fold them across lines.
+UNWRAPPED = frozenset({"job_id", "series_id", "version", "model_version", "status", "stage"})
 Timestamp = float | str
 
 
@@ -293,7 +295,7 @@ def _table(title: str, fields: Sequence[str], items: Iterable[dict[str, Any]]) -
     table = Table(title=title)
     for field in fields:
         header = HEADERS.get(field) or field.removesuffix("_at").replace("_", " ")
-        table.add_column(header, overflow="fold", no_wrap=field in ("status", "stage"))
+        table.add_column(header, overflow="fold", no_wrap=field in UNWRAPPED)
     for item in items:
         table.add_row(*(_cell(field, item.get(field)) for field in fields))
     return table

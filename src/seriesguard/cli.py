@@ -1,4 +1,5 @@
-"""``seriesguard`` command line: run the server, and drive a running one over HTTP.
+"""``seriesguard`` command line: drive a running server over HTTP (server commands are in
+``cli_server``).
 
 Client commands go through :class:`~seriesguard.client.SeriesguardClient`, so the CLI sees
 exactly what any other API user sees. Expected failures (an API error body, an unreachable
@@ -21,14 +22,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from seriesguard.cli_server import register_server_commands
 from seriesguard.client import DEFAULT_URL, SeriesguardClient, SeriesguardError, format_loc
-from seriesguard.settings import Settings
 
 app = typer.Typer(
     name="seriesguard",
@@ -36,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+register_server_commands(app)
 
 Url = Annotated[
     str, typer.Option("--url", envvar="SERIESGUARD_URL", help="Base URL of the seriesguard API.")
@@ -188,29 +189,6 @@ def _value_cell(text: str, where: str) -> float:
     if not isinstance(number, float):
         raise InputError("csv_value", (where, "value"), f"{text.strip()!r} is not a finite number")
     return number
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env SERIESGUARD_HOST].")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=0, max=65535, help="Bind port [env SERIESGUARD_PORT].")
-    ] = None,
-    home: Annotated[
-        Path | None, typer.Option(help="Data folder of the embedded backends [SERIESGUARD_HOME].")
-    ] = None,
-) -> None:
-    """Run the all-in-one server (training API, predictor, worker pool) on embedded backends."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        fail("settings", [str(p) for p in first["loc"]], first["msg"])
-    overrides = {"host": host, "port": port, "home": home}
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    from seriesguard.api.app import serve as run_server  # FastAPI/MLflow load only here
-
-    run_server(settings)
 
 
 @app.command()

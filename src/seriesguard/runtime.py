@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from sqlalchemy import Engine
 
@@ -27,9 +28,22 @@ from seriesguard.training.service import TrainingService
 log = logging.getLogger(__name__)
 
 
+class Role(StrEnum):
+    """What a process does; ``seriesguard serve`` is every role but the scheduler at once."""
+
+    API = "api"
+    PREDICTOR = "predictor"
+    WORKER = "worker"
+    SCHEDULER = "scheduler"
+
+
+ALL_IN_ONE = frozenset({Role.API, Role.PREDICTOR, Role.WORKER})
+
+
 @dataclass
 class Runtime:
     settings: Settings
+    roles: frozenset[Role]
     engine: Engine
     jobs: JobRepository
     catalog: CatalogRepository
@@ -39,23 +53,44 @@ class Runtime:
     models: ModelService
     predictor: Predictor
     _stop: threading.Event = field(default_factory=threading.Event)
+    _started: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.broker_url.startswith("memory://")
+
+    @property
+    def ready(self) -> bool:
+        """Started, and for a predictor, warm-loaded: a pod must not serve an empty table."""
+        warm = Role.PREDICTOR not in self.roles or self.predictor.ready
+        return self._started.is_set() and warm
 
     def start(self) -> None:
         """Migrate, take up jobs a crash left behind, start workers, warm-load the models."""
         upgrade(self.engine)
-        try:
-            self.registry.prepare()
-        except RegistryUnavailable as exc:
-            log.warning("registry unavailable at start; jobs wait until it is back: %s", exc)
-        recovered = self.training.recover()
-        if recovered:
-            log.info("took up %d unfinished training job(s)", recovered)
+        if self.roles & {Role.API, Role.WORKER}:
+            try:
+                self.registry.prepare()
+            except RegistryUnavailable as exc:
+                log.warning("registry unavailable at start; jobs wait until it is back: %s", exc)
+        if Role.WORKER in self.roles:
+            self._start_worker()
+        if Role.PREDICTOR in self.roles:
+            loaded = self.predictor.warm_load()
+            log.info("predictor ready with %d production model(s) in memory", loaded)
+            self._poller = threading.Thread(target=self._poll, name="catalog-poller", daemon=True)
+            self._poller.start()
+        self._started.set()
+
+    def _start_worker(self) -> None:
+        if self.embedded:
+            # One process owns the in-process queue: whatever the job table says is queued or
+            # processing was lost with the previous process. A broker keeps its own messages.
+            recovered = self.training.recover()
+            if recovered:
+                log.info("took up %d unfinished training job(s)", recovered)
         self.queue.start(self.training.run)
-        loaded = self.predictor.warm_load()
-        log.info("predictor ready with %d production model(s) in memory", loaded)
-        self._poller = threading.Thread(target=self._poll, name="catalog-poller", daemon=True)
-        self._poller.start()
 
     def _poll(self) -> None:
         while not self._stop.wait(self.settings.catalog_poll_seconds):
@@ -66,16 +101,22 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
-        self.queue.stop(timeout=30)
+        if Role.WORKER in self.roles:
+            self.queue.stop(timeout=30)
         if self._poller is not None:
             self._poller.join(5)
         self.registry.close()
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) -> Runtime:
     settings.home.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(settings.resolved_database_url())
+    engine = create_db_engine(
+        settings.resolved_database_url(),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
     sessions = session_factory(engine)
     jobs = JobRepository(sessions)
     catalog = CatalogRepository(sessions)
@@ -104,9 +145,13 @@ def build_runtime(settings: Settings) -> Runtime:
         limits=PointLimits(settings.min_training_points, settings.max_training_points),
         min_interval_seconds=settings.training_min_interval_seconds,
     )
-    models = ModelService(registry=registry, catalog=catalog, on_change=predictor.reload)
+    # Only a process that serves predictions reloads on promotion; the others are told through
+    # the catalog, which every predictor polls.
+    on_change = predictor.reload if Role.PREDICTOR in roles else None
+    models = ModelService(registry=registry, catalog=catalog, on_change=on_change)
     return Runtime(
         settings=settings,
+        roles=roles,
         engine=engine,
         jobs=jobs,
         catalog=catalog,

@@ -8,6 +8,7 @@ be generated from here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,20 @@ class Settings(BaseSettings):
         description="How long a series with no model is not looked up in MLflow again.",
     )
     log_level: str = Field(default="INFO", description="Root log level.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="json: one JSON object per line; text: for a terminal; auto: json unless "
+        "stderr is a terminal.",
+    )
+    db_pool_size: int = Field(
+        default=10, ge=1, description="Connections each process keeps open to PostgreSQL."
+    )
+    db_max_overflow: int = Field(
+        default=20, ge=0, description="Extra PostgreSQL connections allowed under bursts."
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Wait for a free DB connection before answering 503."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home.resolve() / 'seriesguard.db'}"

@@ -292,22 +292,64 @@ def test_predict_prints_json_and_sends_numeric_timestamps(url: str) -> None:
 def test_serve_overrides_environment_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    captured: list[Settings] = []
-    fake = types.ModuleType("seriesguard.api.app")
-    fake.serve = captured.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "seriesguard.api.app", fake)
+    captured = fake_server(monkeypatch)
     monkeypatch.setenv("SERIESGUARD_PORT", "9001")
     monkeypatch.setenv("SERIESGUARD_HOST", "10.0.0.1")
 
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--home", str(tmp_path)])
 
     assert result.exit_code == 0, result.output
-    (settings,) = captured
+    ((settings, options),) = captured
     assert (settings.host, settings.port, settings.home) == ("0.0.0.0", 9001, tmp_path)
+    assert sorted(options["roles"]) == ["api", "predictor", "worker"]
+
+
+def fake_server(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, dict[str, Any]]]:
+    """Stand in for seriesguard.api.app so the commands run without starting a server."""
+    captured: list[tuple[Settings, dict[str, Any]]] = []
+    fake = types.ModuleType("seriesguard.api.app")
+    fake.serve = lambda settings, **options: captured.append((settings, options))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "seriesguard.api.app", fake)
+    return captured
+
+
+@pytest.mark.parametrize(
+    ("command", "roles", "port"),
+    [
+        (["api"], ["api"], 8000),
+        (["predictor"], ["predictor"], 8080),
+        (["worker", "--concurrency", "4"], ["worker"], 8081),
+        (["scheduler"], ["scheduler"], 8082),
+    ],
+)
+def test_each_process_runs_its_roles_on_its_port(
+    monkeypatch: pytest.MonkeyPatch, command: list[str], roles: list[str], port: int
+) -> None:
+    monkeypatch.delenv("SERIESGUARD_PORT", raising=False)
+    captured = fake_server(monkeypatch)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    ((settings, options),) = captured
+    assert sorted(options["roles"]) == roles and options["name"] == command[0]
+    assert settings.port == port
+    if command[0] == "worker":
+        assert settings.worker_concurrency == 4
+
+
+def test_db_upgrade_creates_the_schema(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SERIESGUARD_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["db", "upgrade", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.stdout
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "seriesguard.db") as connection:
+        tables = {row[0] for row in connection.execute("select name from sqlite_master")}
+    assert {"training_jobs", "series", "model_versions"} <= tables
 
 
 def test_serve_reports_bad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERIESGUARD_PORT", "not-a-port")
+    monkeypatch.setenv("SERIESGUARD_WORKER_CONCURRENCY", "many")
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: settings at port: ")
+    assert result.stderr.startswith("error: settings at worker_concurrency: ")

@@ -14,7 +14,8 @@ from seriesguard import __version__
 from seriesguard.api import errors
 from seriesguard.api.body_limit import BodyLimitMiddleware
 from seriesguard.api.routes import admin, health, models, plot, predict, training
-from seriesguard.runtime import Runtime, build_runtime
+from seriesguard.observability.logging import configure_logging
+from seriesguard.runtime import ALL_IN_ONE, Role, Runtime, build_runtime
 from seriesguard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,21 +41,28 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for router in (training.router, models.router, predict.router, admin.router, plot.router):
-        app.include_router(router)
+    # One code base, several processes: each mounts the routes of the roles it plays.
+    if Role.API in runtime.roles:
+        for router in (training.router, models.router, plot.router):
+            app.include_router(router)
+    if Role.PREDICTOR in runtime.roles:
+        app.include_router(predict.router)
+        app.include_router(admin.router)
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     return app
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def serve(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE, name: str = "serve") -> None:
+    """Run until SIGINT/SIGTERM; uvicorn then stops taking requests, finishes the ones in
+    flight and runs the shutdown, where a worker finishes the job in hand."""
+    configure_logging(level=settings.log_level, fmt=settings.log_format, process_role=name)
+    app = create_app(build_runtime(settings, roles=roles))
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through our handler (JSON in containers)
+        timeout_graceful_shutdown=30,
     )
-
-
-def serve(settings: Settings) -> None:
-    """Run the all-in-one server until SIGINT/SIGTERM (uvicorn shuts down gracefully)."""
-    configure_logging(settings.log_level)
-    app = create_app(build_runtime(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

@@ -15,12 +15,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> dict[str, Any]:
-    predictor = runtime.predictor
     return {
-        "status": "ok" if predictor.ready else "starting",
+        "status": "ok" if runtime.ready else "starting",
         "version": __version__,
-        "models_in_memory": len(predictor.table),
-        "queue_depth": runtime.queue.depth(),
+        "roles": sorted(runtime.roles),
+        "models_in_memory": len(runtime.predictor.table),
     }
 
 

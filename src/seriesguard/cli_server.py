@@ -1,0 +1,109 @@
+"""Server commands: the all-in-one ``serve`` and one command per process of the distributed
+topology (``api``, ``predictor``, ``worker``, ``scheduler``), plus ``db upgrade``.
+
+Every process is the same code with a different set of roles; each serves health, liveness
+and readiness on its own port so Kubernetes can probe it, logs JSON when not on a terminal,
+and stops gracefully on SIGTERM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from seriesguard.settings import Settings
+
+Host = Annotated[str | None, typer.Option(help="Bind address [env SERIESGUARD_HOST].")]
+Home = Annotated[Path | None, typer.Option(help="Data folder of the embedded backends.")]
+
+
+Port = Annotated[
+    int,
+    typer.Option(min=0, max=65535, envvar="SERIESGUARD_PORT", help="Bind port [SERIESGUARD_PORT]."),
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment with the command-line options on top."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        typer.echo(f"error: settings at {where}: {first['msg']}", err=True)
+        raise typer.Exit(1) from None
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _run(name: str, roles: frozenset[str], **overrides: Any) -> None:
+    from seriesguard.api.app import serve  # FastAPI and MLflow load only for server commands
+    from seriesguard.runtime import Role
+
+    serve(load_settings(**overrides), roles=frozenset(Role(r) for r in roles), name=name)
+
+
+def serve_all(host: Host = None, port: Port = 8000, home: Home = None) -> None:
+    """Run the all-in-one server (training API, predictor, worker pool) on embedded backends."""
+    _run("serve", frozenset({"api", "predictor", "worker"}), host=host, port=port, home=home)
+
+
+def api(host: Host = None, port: Port = 8000, home: Home = None) -> None:
+    """Training and management API: jobs, models, promotion, plots."""
+    _run("api", frozenset({"api"}), host=host, port=port, home=home)
+
+
+def predictor(host: Host = None, port: Port = 8080, home: Home = None) -> None:
+    """Predictor (the KServe container): predict, batch predict, admin reload, probes."""
+    _run("predictor", frozenset({"predictor"}), host=host, port=port, home=home)
+
+
+def worker(
+    host: Host = None,
+    port: Port = 8081,
+    home: Home = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Jobs trained at once [SERIESGUARD_WORKER_CONCURRENCY]."),
+    ] = None,
+) -> None:
+    """Training worker: consumes jobs from the broker (competing consumers); health on PORT."""
+    _run(
+        "worker",
+        frozenset({"worker"}),
+        host=host,
+        port=port,
+        home=home,
+        worker_concurrency=concurrency,
+    )
+
+
+def scheduler(host: Host = None, port: Port = 8082, home: Home = None) -> None:
+    """Scheduler process (periodic actions come with the orchestration work); health on PORT."""
+    _run("scheduler", frozenset({"scheduler"}), host=host, port=port, home=home)
+
+
+def db_upgrade(home: Home = None) -> None:
+    """Apply pending metadata migrations (SQLite or PostgreSQL) and exit."""
+    from seriesguard.store.db import create_db_engine, upgrade
+
+    settings = load_settings(home=home)
+    engine = create_db_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"metadata DB at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+def register_server_commands(app: typer.Typer) -> None:
+    app.command("serve")(serve_all)
+    app.command("api")(api)
+    app.command("predictor")(predictor)
+    app.command("worker")(worker)
+    app.command("scheduler")(scheduler)
+    db = typer.Typer(help="Metadata database.", no_args_is_help=True)
+    db.command("upgrade")(db_upgrade)
+    app.add_typer(db, name="db")

@@ -1,0 +1,1 @@
+"""Logging now; metrics and tracing come with the monitoring work."""

@@ -9,12 +9,15 @@ from enum import StrEnum
 
 from sqlalchemy import Engine
 
+from seriesguard.core.errors import Unavailable
 from seriesguard.core.validation import PointLimits
 from seriesguard.promotion.service import ModelService
 from seriesguard.queue.base import JobQueue
 from seriesguard.queue.factory import create_queue
-from seriesguard.registry.base import ModelRegistry, RegistryUnavailable
+from seriesguard.registry.base import ModelRegistry
 from seriesguard.registry.factory import create_registry
+from seriesguard.scheduler.leader import leader_lock_for
+from seriesguard.scheduler.service import PeriodicTask, Scheduler
 from seriesguard.serving.disk_cache import DiskModelCache
 from seriesguard.serving.model_table import ModelTable
 from seriesguard.serving.predictor import Predictor
@@ -22,7 +25,7 @@ from seriesguard.settings import Settings
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.jobs import JobRepository
-from seriesguard.training.data import TrainingDataStore
+from seriesguard.training.data_factory import create_data_store
 from seriesguard.training.service import TrainingService
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
+    _scheduler: Scheduler | None = None
 
     @property
     def embedded(self) -> bool:
@@ -70,10 +74,11 @@ class Runtime:
         """Migrate, take up jobs a crash left behind, start workers, warm-load the models."""
         upgrade(self.engine)
         if self.roles & {Role.API, Role.WORKER}:
-            try:
-                self.registry.prepare()
-            except RegistryUnavailable as exc:
-                log.warning("registry unavailable at start; jobs wait until it is back: %s", exc)
+            for backend in (self.registry, self.training.data):
+                try:
+                    backend.prepare()
+                except Unavailable as exc:
+                    log.warning("%s at start; jobs wait until it is back", exc.message)
         if Role.WORKER in self.roles:
             self._start_worker()
         if Role.PREDICTOR in self.roles:
@@ -81,7 +86,23 @@ class Runtime:
             log.info("predictor ready with %d production model(s) in memory", loaded)
             self._poller = threading.Thread(target=self._poll, name="catalog-poller", daemon=True)
             self._poller.start()
+        if Role.SCHEDULER in self.roles:
+            self._scheduler = self._build_scheduler()
+            self._scheduler.start()
         self._started.set()
+
+    def _build_scheduler(self) -> Scheduler:
+        settings = self.settings
+        reconcile = PeriodicTask(
+            name="reconcile_jobs",
+            interval_seconds=settings.reconcile_interval_seconds,
+            action=lambda: self.training.reconcile(
+                queued_for=settings.queued_republish_after_seconds,
+                processing_lease=settings.processing_lease_seconds,
+            ),
+        )
+        lock = leader_lock_for(self.engine, home=settings.home)
+        return Scheduler(lock=lock, tasks=[reconcile])
 
     def _start_worker(self) -> None:
         if self.embedded:
@@ -101,6 +122,8 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._scheduler is not None:
+            self._scheduler.stop()
         if Role.WORKER in self.roles:
             self.queue.stop(timeout=30)
         if self._poller is not None:
@@ -141,7 +164,9 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         catalog=catalog,
         registry=registry,
         queue=queue,
-        data=TrainingDataStore(settings.data_dir),
+        data=create_data_store(
+            url=settings.resolved_data_url(), s3_endpoint_url=settings.s3_endpoint_url
+        ),
         limits=PointLimits(settings.min_training_points, settings.max_training_points),
         min_interval_seconds=settings.training_min_interval_seconds,
     )

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
         default=None,
         description="Artifact root for new MLflow experiments; default <home>/artifacts.",
     )
+    data_url: str | None = Field(
+        default=None,
+        description="Where training data is kept by reference: a folder, file:// or "
+        "s3://bucket/prefix; default <home>/data.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_S3_ENDPOINT_URL"),
+        description="S3 endpoint for MinIO (the variable MLflow reads too); unset = AWS.",
+    )
     experiment_name: str = Field(
         default="seriesguard", description="MLflow experiment that holds the training runs."
     )
@@ -87,6 +97,19 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a series with no model is not looked up in MLflow again.",
     )
+    reconcile_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often the scheduler looks for stuck jobs."
+    )
+    queued_republish_after_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A job still queued after this long is published again (lost message).",
+    )
+    processing_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A job processing for longer goes back to the queue (its worker died).",
+    )
     log_level: str = Field(default="INFO", description="Root log level.")
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto",
@@ -112,10 +135,9 @@ class Settings(BaseSettings):
     def resolved_artifact_root(self) -> str:
         return self.artifact_root or (self.home.resolve() / "artifacts").as_uri()
 
-    @property
-    def data_dir(self) -> Path:
-        """Training data of each job, kept by reference (the job row holds the path)."""
-        return self.home / "data"
+    def resolved_data_url(self) -> str:
+        """Training data of each job, kept by reference (the job row holds its location)."""
+        return self.data_url or str((self.home / "data").resolve())
 
     @property
     def model_cache_dir(self) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import re
 import tempfile
 import threading
@@ -45,6 +44,7 @@ from seriesguard.registry.base import (
     RegistryUnavailable,
     TrainingRecord,
 )
+from seriesguard.registry.mlflow_defaults import set_client_defaults
 from seriesguard.registry.mlflow_store import probe_database
 from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, DETECTOR_FILE, PyfuncTemplate
 
@@ -99,16 +99,6 @@ def _is_database(uri: str) -> bool:
     return urlsplit(uri).scheme.split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}
 
 
-def _set_http_defaults(timeout_seconds: float, max_retries: int) -> None:
-    """Fail fast when the tracking server is down, unless the user configured MLflow: its
-    defaults (120 s timeout, 7 retries with back-off) would hold a request for minutes. MLflow
-    parses the timeout as an int, and prints a "View run" line to stdout per run unless told
-    not to. Process-wide: the first registry built in a process sets them."""
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout_seconds))))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(max(0, max_retries)))
-
-
 def _json_dict(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw) if raw else {}
@@ -144,7 +134,12 @@ class MlflowRegistry(ModelRegistry):
         self._write_lock = threading.Lock()
         self._series_locks = [threading.Lock() for _ in range(_SERIES_LOCKS)]
         self._connect_timeout = max(1, math.ceil(http_timeout_seconds))
-        _set_http_defaults(http_timeout_seconds, http_max_retries)
+        set_client_defaults(
+            tracking_uri=tracking_uri,
+            artifact_root=self._artifact_root,
+            timeout_seconds=http_timeout_seconds,
+            max_retries=http_max_retries,
+        )
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:

@@ -129,6 +129,17 @@ class JobRepository:
             )
             return [_to_job(r) for r in rows]
 
+    def stale(self, *, status: JobStatus, updated_before: float, limit: int = 1000) -> list[Job]:
+        """Jobs left in ``status`` since before ``updated_before`` (oldest first)."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(JobRow)
+                .where(JobRow.status == status.value, JobRow.updated_at < updated_before)
+                .order_by(JobRow.updated_at)
+                .limit(limit)
+            )
+            return [_to_job(r) for r in rows]
+
     def count_by_status(self) -> dict[str, int]:
         with self._sessions() as session:
             rows = session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from seriesguard.core.catalog import SeriesStats
 from seriesguard.core.detectors import detector_class
-from seriesguard.core.errors import Conflict, InvalidInput, NotFound
+from seriesguard.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from seriesguard.core.jobs import (
     DEFAULT_PRIORITY,
     MAX_PRIORITY,
@@ -24,7 +25,7 @@ from seriesguard.core.jobs import (
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import PointLimits, validate_training_data
 from seriesguard.queue.base import JobQueue
-from seriesguard.registry.base import ModelRegistry, RegistryUnavailable, TrainingRecord
+from seriesguard.registry.base import ModelRegistry, TrainingRecord
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.jobs import JobRepository
 from seriesguard.training.data import TrainingDataStore
@@ -95,7 +96,8 @@ class TrainingService:
         try:
             self._jobs.create(job, min_interval_seconds=self._min_interval)
         except BaseException:
-            self.data.delete(path)
+            with suppress(Unavailable):  # the original error is the one to report
+                self.data.delete(path)
             raise
         self._queue.publish(job_id=job_id, priority=job.priority)
         return job
@@ -143,6 +145,27 @@ class TrainingService:
             self._queue.publish(job_id=job.id, priority=job.priority)
         return len(jobs)
 
+    def reconcile(self, *, queued_for: float, processing_lease: float) -> int:
+        """Republish jobs stuck in ``queued`` (a publish lost between commit and broker) and
+        hand back jobs ``processing`` longer than the lease (their worker died); returns how
+        many were republished. Safe to overlap with workers: claims are compare-and-set and
+        registration is idempotent per job."""
+        now = time.time()
+        abandoned = self._jobs.stale(
+            status=JobStatus.PROCESSING, updated_before=now - processing_lease
+        )
+        stuck = self._jobs.stale(status=JobStatus.QUEUED, updated_before=now - queued_for)
+        handed_back = [
+            job
+            for job in abandoned
+            if self._jobs.transition(job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED)
+        ]
+        for job in handed_back:
+            log.warning("job %s exceeded its lease; back to the queue", job.id)
+        for job in (*handed_back, *stuck):
+            self._queue.publish(job_id=job.id, priority=job.priority)
+        return len(handed_back) + len(stuck)
+
     def run(self, job_id: str) -> None:
         """Worker handler. Safe to call twice for one job: the claim and registration are
         idempotent, so a redelivered message never trains twice or leaves two versions."""
@@ -151,7 +174,7 @@ class TrainingService:
             return
         try:
             self._train(job)
-        except RegistryUnavailable as exc:
+        except Unavailable as exc:  # registry or data store down: wait, do not fail the job
             self._retry_later(job, exc)
         except Exception as exc:
             log.exception("training job failed", extra={"job_id": job.id})
@@ -210,11 +233,11 @@ class TrainingService:
             self._registry.delete_version(series_id=job.series_id, version=version.version)
             self._catalog.remove_version(series_id=job.series_id, version=version.version)
 
-    def _retry_later(self, job: Job, exc: RegistryUnavailable) -> None:
+    def _retry_later(self, job: Job, exc: Unavailable) -> None:
         if job.attempts >= MAX_ATTEMPTS:
-            self._fail(job, f"registry unavailable after {job.attempts} attempts: {exc.message}")
+            self._fail(job, f"backend unavailable after {job.attempts} attempts: {exc.message}")
             return
-        log.warning("registry unavailable; job %s goes back to the queue", job.id)
+        log.warning("%s; job %s goes back to the queue", exc.message, job.id)
         if self._jobs.transition(
             job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED, error=exc.message
         ):

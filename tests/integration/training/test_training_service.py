@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from seriesguard.registry.memory import MemoryRegistry
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.jobs import JobRepository
-from seriesguard.training.data import TrainingDataStore
+from seriesguard.training.data import LocalDataStore
 from seriesguard.training.service import TrainingConfig, TrainingService
 
 
@@ -52,7 +53,7 @@ def parts(tmp_path: Path):  # type: ignore[no-untyped-def]
         catalog=catalog,
         registry=registry,
         queue=queue,
-        data=TrainingDataStore(tmp_path / "data"),
+        data=LocalDataStore(tmp_path / "data"),
         limits=PointLimits(100, 1000),
         min_interval_seconds=300,
         retry_delay_seconds=0,
@@ -130,3 +131,21 @@ def test_recover_republishes_unfinished(parts) -> None:  # type: ignore[no-untyp
     for thread in threads:
         thread.join()
     assert {service.get(j).status for j in (first.id, second.id)} == {JobStatus.COMPLETED}
+
+
+def test_reconcile_republishes_lost_and_abandoned_jobs(parts) -> None:  # type: ignore[no-untyped-def]
+    service, _registry, queue, _catalog = parts
+    ts, vs = points()
+    lost = service.submit(series_id="lost", timestamps=ts, values=vs, config=TrainingConfig())
+    abandoned = service.submit(series_id="dead", timestamps=ts, values=vs, config=TrainingConfig())
+    service._jobs.claim(abandoned.id)  # its worker dies here
+    queue.published.clear()
+    assert service.reconcile(queued_for=3600, processing_lease=3600) == 0  # nothing stale yet
+    assert queue.published == []
+    time.sleep(0.05)
+    assert service.reconcile(queued_for=0.01, processing_lease=0.01) == 2
+    assert sorted(queue.published) == sorted([lost.id, abandoned.id])
+    assert service.get(abandoned.id).status is JobStatus.QUEUED
+    for job_id in queue.published:
+        service.run(job_id)
+    assert service.get(lost.id).status is JobStatus.COMPLETED

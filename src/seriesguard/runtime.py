@@ -148,7 +148,11 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         artifact_root=settings.resolved_artifact_root(),
         experiment_name=settings.experiment_name,
     )
-    queue = create_queue(broker_url=settings.broker_url, concurrency=settings.worker_concurrency)
+    queue = create_queue(
+        broker_url=settings.broker_url,
+        concurrency=settings.worker_concurrency,
+        queue_name=settings.broker_queue,
+    )
     predictor = Predictor(
         catalog=catalog,
         registry=registry,

@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="memory://",
-        description="Job transport. memory:// = in-process queue and worker pool.",
+        description="Job transport: memory:// = in-process queue and worker pool; "
+        "amqp://user:pass@host:5672/vhost = RabbitMQ through Celery.",
+    )
+    broker_queue: str = Field(
+        default="seriesguard.training",
+        description="RabbitMQ queue of training jobs (its dead letters go to <name>.dead).",
     )
     mlflow_tracking_uri: str | None = Field(
         default=None,
@@ -133,7 +138,13 @@ class Settings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
 
     def resolved_artifact_root(self) -> str:
-        return self.artifact_root or (self.home.resolve() / "artifacts").as_uri()
+        """Explicit root if set; a tracking server decides its own (proxied artifacts);
+        the embedded store keeps artifacts under the home folder."""
+        if self.artifact_root:
+            return self.artifact_root
+        if self.resolved_tracking_uri().startswith(("http://", "https://")):
+            return ""
+        return (self.home.resolve() / "artifacts").as_uri()
 
     def resolved_data_url(self) -> str:
         """Training data of each job, kept by reference (the job row holds its location)."""

@@ -26,6 +26,8 @@ class Server:
     home: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    command: tuple[str, ...] = ("serve",)
+    name: str = "server"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,9 +46,9 @@ class Server:
             **self.env,
         }
         self.home.mkdir(parents=True, exist_ok=True)
-        log = (self.home / "server.log").open("ab")
+        log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "seriesguard", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "seriesguard", *self.command, "--port", str(self.port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -78,8 +80,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    @property
+    def log_path(self) -> Path:
+        return self.home / f"{self.name}.log"
+
     def log_tail(self, lines: int = 40) -> str:
-        path = self.home / "server.log"
+        path = self.log_path
         return (
             "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
             if path.exists()

@@ -354,6 +354,6 @@ def test_state_rules_rate_limit_and_nothing_lost(server) -> None:  # type: ignor
 
 def test_zz_no_request_reached_the_unhandled_error_handler(server) -> None:  # type: ignore[no-untyped-def]
     """Runs last in this module: none of the hostile requests above became a 500."""
-    log = (server.home / "server.log").read_text(errors="replace")
+    log = server.log_path.read_text(errors="replace")
     assert "unhandled error" not in log
     assert " 500 " not in log

@@ -99,7 +99,12 @@ class TrainingService:
             with suppress(Unavailable):  # the original error is the one to report
                 self.data.delete(path)
             raise
-        self._queue.publish(job_id=job_id, priority=job.priority)
+        try:
+            self._queue.publish(job_id=job_id, priority=job.priority)
+        except Unavailable as exc:
+            # The job is committed: the scheduler's reconciler publishes it once the broker is
+            # back, so the client still gets its 202 and nothing accepted is lost.
+            log.warning("job %s accepted but not published yet: %s", job_id, exc.message)
         return job
 
     def get(self, job_id: str) -> Job:

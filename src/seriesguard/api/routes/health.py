@@ -30,8 +30,9 @@ async def liveness() -> dict[str, str]:
 
 @router.get("/api/v1/readiness")
 async def readiness(runtime: RuntimeDep) -> JSONResponse:
-    """Ready only after the warm load: a pod must not take traffic with an empty table."""
-    ready = runtime.predictor.ready
+    """Ready only after start-up (for a predictor, the warm load): a pod must not take
+    traffic with an empty model table."""
+    ready = runtime.ready
     return JSONResponse(
         {
             "status": "ready" if ready else "warming",

@@ -1,0 +1,151 @@
+"""The distributed topology on this machine's real services: PostgreSQL (metadata and MLflow's
+store), RabbitMQ, moto's S3 server, an MLflow tracking server, and seriesguard's processes.
+
+Each topology gets its own databases, bucket and queue name, so tests never see each other's
+state, and tears everything down (databases dropped, queues deleted) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.e2e.harness import Server, free_port
+from tests.services import MotoS3
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+RABBIT = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def create_database(name: str) -> str:
+    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{PG}/{name}"
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@dataclass
+class MlflowServer:
+    backend_uri: str
+    artifacts: str
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 90.0) -> MlflowServer:
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", self.backend_uri,
+            "--artifacts-destination", self.artifacts,
+            "--host", "127.0.0.1", "--port", str(self.port),
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(
+            f"mlflow server not up after {timeout} s: {self.log.read_text()[-3000:]}"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@dataclass
+class Topology:
+    root: Path
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    moto: MotoS3 = field(default_factory=MotoS3)
+    servers: dict[str, Server] = field(default_factory=dict)
+    mlflow: MlflowServer | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start_backends(self) -> Topology:
+        self.moto.start()
+        bucket = self.moto.create_bucket(f"sg-{self.tag}")
+        meta = create_database(f"sg_meta_{self.tag}")
+        mlflow_db = create_database(f"sg_mlflow_{self.tag}")
+        self.mlflow = MlflowServer(
+            backend_uri=mlflow_db,
+            artifacts=f"s3://{bucket}/mlflow",
+            env=self.moto.env(),
+            log=self.root / "mlflow.log",
+        ).start()
+        self.env = {
+            **self.moto.env(),
+            "SERIESGUARD_DATABASE_URL": meta,
+            "SERIESGUARD_BROKER_URL": RABBIT,
+            "SERIESGUARD_BROKER_QUEUE": f"seriesguard.test.{self.tag}",
+            "MLFLOW_TRACKING_URI": self.mlflow.url,
+            "SERIESGUARD_DATA_URL": f"s3://{bucket}/data",
+            "SERIESGUARD_CATALOG_POLL_SECONDS": "1",
+            "SERIESGUARD_TRAINING_MIN_INTERVAL_SECONDS": "0",
+            "SERIESGUARD_LOG_FORMAT": "json",
+            "SERIESGUARD_LOG_LEVEL": "INFO",
+        }
+        return self
+
+    def start(self, name: str, *command: str, **env: str) -> Server:
+        home = self.root / name
+        server = Server(home=home, command=command, name=name, env={**self.env, **env})
+        self.servers[name] = server
+        return server.start(timeout=40)
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.kill()
+        if self.mlflow is not None:
+            self.mlflow.stop()
+        self.moto.stop()
+        for name in (f"sg_meta_{self.tag}", f"sg_mlflow_{self.tag}"):
+            drop_database(name)
+        _delete_queues(f"seriesguard.test.{self.tag}")
+
+
+def _delete_queues(name: str) -> None:
+    from kombu import Connection
+
+    with Connection(RABBIT) as connection:
+        channel = connection.channel()
+        for queue in (name, f"{name}.dead"):
+            try:
+                channel.queue_delete(queue)
+            except Exception:
+                channel = connection.channel()

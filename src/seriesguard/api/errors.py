@@ -24,6 +24,7 @@ from seriesguard.core.errors import (
     RateLimited,
     Unavailable,
 )
+from seriesguard.store.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return JSONResponse(
         error_body(exc.rule, list(exc.loc), exc.message),
         status_code=status_of(exc),
@@ -79,6 +82,15 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("metadata DB unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        error_body("database_unavailable", [], "the metadata database is unavailable; retry"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -90,4 +102,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, database_down)
     app.add_exception_handler(Exception, unexpected_error)

@@ -31,7 +31,7 @@ from seriesguard.store.jobs import JobRepository
 from seriesguard.training.data import TrainingDataStore
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
+MAX_RETRY_DELAY = 60.0  # seconds between two tries of a job whose backend is down
 
 
 @dataclass(frozen=True)
@@ -239,15 +239,16 @@ class TrainingService:
             self._catalog.remove_version(series_id=job.series_id, version=version.version)
 
     def _retry_later(self, job: Job, exc: Unavailable) -> None:
-        if job.attempts >= MAX_ATTEMPTS:
-            self._fail(job, f"backend unavailable after {job.attempts} attempts: {exc.message}")
-            return
+        """A backend outage is not the job's fault: it waits in the queue until the backend is
+        back (the seed's runbook), retried with exponential backoff, and never fails for it."""
         log.warning("%s; job %s goes back to the queue", exc.message, job.id)
+        waiting = f"waiting for a backend (attempt {job.attempts}): {exc.message}"
         if self._jobs.transition(
-            job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED, error=exc.message
+            job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED, error=waiting
         ):
-            time.sleep(self._retry_delay)
-            self._queue.publish(job_id=job.id, priority=job.priority)
+            time.sleep(min(self._retry_delay * 2 ** max(job.attempts - 1, 0), MAX_RETRY_DELAY))
+            with suppress(Unavailable):  # broker down too: the reconciler publishes it later
+                self._queue.publish(job_id=job.id, priority=job.priority)
 
 
 def _check_priority(priority: int) -> None:

@@ -84,3 +84,18 @@ def test_second_promotion_archives_the_first(api: TestClient) -> None:
     assert stages == [("v1", "Archived"), ("v2", "Production")]
     answer = api.post("/api/v1/predict/s2", json={"timestamp": 0, "value": 50.0}).json()
     assert answer["model_info"]["version"] == "v2" and answer["anomaly"] is False
+
+
+def test_database_down_is_503_with_retry_after(tmp_path: Path) -> None:
+    """What a PostgreSQL restart looks like to a client: 503 + Retry-After, never a 500."""
+    with client_for(tmp_path) as api:
+        train_and_promote(api, "s3")
+        api.app.state.runtime.engine.dispose()  # type: ignore[attr-defined]
+        (tmp_path / "seriesguard.db").unlink()
+        (tmp_path / "seriesguard.db").mkdir()  # the file is now unopenable: connect fails
+        answer = api.get("/api/v1/training/jobs")
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert answer.json()["detail"][0]["type"] == "database_unavailable"
+        warm = api.post("/api/v1/predict/s3", json={"timestamp": 0, "value": 10.0})
+        assert warm.status_code == 200  # predictions go on from memory

@@ -108,9 +108,11 @@ def test_registry_outage_requeues_then_completes(parts) -> None:  # type: ignore
     ts, vs = points()
     job = service.submit(series_id="s1", timestamps=ts, values=vs, config=TrainingConfig())
     registry.available = False
-    service.run(job.id)
-    assert service.get(job.id).status is JobStatus.QUEUED
-    assert queue.published == [job.id, job.id]
+    for _ in range(8):  # a long outage: the job waits, it never fails for it
+        service.run(job.id)
+        assert service.get(job.id).status is JobStatus.QUEUED
+    assert "waiting for a backend" in (service.get(job.id).error or "")
+    assert queue.published == [job.id] * 9
     registry.available = True
     service.run(job.id)
     assert service.get(job.id).status is JobStatus.COMPLETED

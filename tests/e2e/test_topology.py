@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
+import httpx
 import numpy as np
 import pytest
 
@@ -111,3 +112,92 @@ class _Watcher(threading.Thread):
                     if answer["model_info"]["version"] == "v1":
                         self.seen[series] = time.monotonic()
                 time.sleep(0.05)
+
+
+def _submit(http: httpx.Client, series: str, *, seed: int, points: int = POINTS) -> str:
+    values = np.random.default_rng(seed).normal(0, 1, points).tolist()
+    timestamps = (1_700_000_000 + 60 * np.arange(points)).tolist()
+    answer = http.post(
+        f"/api/v1/training/{series}",
+        content=json.dumps({"timestamps": timestamps, "values": values}),
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 202, answer.text
+    job_id: str = answer.json()["job_id"]
+    return job_id
+
+
+def test_cancel_queued_never_trains_and_processing_leaves_no_version(topology: Topology) -> None:
+    with topology.servers["api"].client() as http:
+        backlog = [_submit(http, f"cancel-backlog-{i}", seed=i) for i in range(8)]
+        last = _submit(http, "cancel-queued", seed=99)
+        assert http.delete(f"/api/v1/training/jobs/{last}").json()["status"] == "cancelled"
+        for job_id in backlog:
+            wait_job(http, job_id, timeout=300)
+        queued = http.get(f"/api/v1/training/jobs/{last}").json()
+        assert queued["status"] == "cancelled" and queued["started_at"] is None
+        assert http.get("/api/v1/models/cancel-queued").status_code == 404
+
+        for attempt in range(10):  # catch a job while it is processing
+            job_id = _submit(http, f"cancel-running-{attempt}", seed=attempt, points=100_000)
+            while (
+                status := http.get(f"/api/v1/training/jobs/{job_id}").json()["status"]
+            ) == "queued":
+                time.sleep(0.005)
+            if status == "processing":
+                cancelled = http.delete(f"/api/v1/training/jobs/{job_id}")
+                if cancelled.status_code == 200:
+                    break
+        else:
+            pytest.fail("never caught a job while it was processing")
+        final = wait_job(http, job_id, timeout=120)
+        time.sleep(2)  # a late finish would register now; cancel must win
+        assert http.get(f"/api/v1/training/jobs/{job_id}").json()["status"] == "cancelled"
+        versions = http.get(f"/api/v1/models/cancel-running-{attempt}")
+        staging = (
+            []
+            if versions.status_code == 404
+            else [v for v in versions.json()["versions"] if v["stage"] == "Staging"]
+        )
+        assert final["status"] == "cancelled" and staging == []
+
+
+def test_mlflow_down_predictions_go_on_and_jobs_wait(topology: Topology) -> None:
+    assert topology.mlflow is not None
+    topology.mlflow.stop()
+    try:
+        with topology.servers["predictor-2"].client() as http:
+            answer = http.post("/api/v1/predict/topo-000", json={"timestamp": 0, "value": 0.0})
+            assert answer.json()["model_info"]["loaded_from"] in ("memory", "cache")
+        with topology.servers["api"].client() as http:
+            job_id = _submit(http, "during-outage", seed=7)
+            time.sleep(4)
+            job = http.get(f"/api/v1/training/jobs/{job_id}").json()
+            assert job["status"] in ("queued", "processing"), job
+    finally:
+        topology.mlflow.start()
+    with topology.servers["api"].client() as http:
+        assert wait_job(http, job_id, timeout=180)["status"] == "completed"
+
+
+def test_killed_worker_job_completes_once(topology: Topology) -> None:
+    """SIGKILL a worker mid-job: RabbitMQ takes the message back, the reconciler hands the job
+    back after its lease, the other worker trains it, and MLflow holds one version, not two."""
+    with topology.servers["api"].client() as http:
+        ids = {f"kill-{i}": _submit(http, f"kill-{i}", seed=i, points=100_000) for i in range(10)}
+        while True:
+            page = http.get("/api/v1/training/jobs", params={"status": "processing"}).json()
+            if page["total"] >= 2:  # both workers (concurrency 1 each) are mid-job
+                break
+            time.sleep(0.005)
+        topology.servers["worker-1"].kill()
+        finished = {s: wait_job(http, j, timeout=300) for s, j in ids.items()}
+    assert {j["status"] for j in finished.values()} == {"completed"}, finished
+    assert max(j["attempts"] for j in finished.values()) >= 2  # the killed job was retried
+    from mlflow import MlflowClient
+
+    assert topology.mlflow is not None
+    client = MlflowClient(tracking_uri=topology.mlflow.url)
+    for series, job in finished.items():
+        versions = client.search_model_versions(f"name='anomaly-detector-{series}'")
+        assert [v.tags.get("job_id") for v in versions] == [job["job_id"]], series

@@ -116,6 +116,9 @@ class Topology:
             "MLFLOW_TRACKING_URI": self.mlflow.url,
             "SERIESGUARD_DATA_URL": f"s3://{bucket}/data",
             "SERIESGUARD_CATALOG_POLL_SECONDS": "1",
+            # Short enough for a test to see a dead worker's job handed back, longer than a job.
+            "SERIESGUARD_PROCESSING_LEASE_SECONDS": "8",
+            "SERIESGUARD_RECONCILE_INTERVAL_SECONDS": "1",
             "SERIESGUARD_TRAINING_MIN_INTERVAL_SECONDS": "0",
             "SERIESGUARD_LOG_FORMAT": "json",
             "SERIESGUARD_LOG_LEVEL": "INFO",

@@ -18,7 +18,7 @@ from tests.e2e.harness import Server, wait_job
 from tests.e2e.topology import Topology
 
 pytestmark = pytest.mark.e2e
-LOW, HIGH, PROMOTE = 60, 20, 30
+LOW, HIGH, PROMOTE = 150, 50, 50
 POINTS = 10_000
 VISIBILITY_BOUND_S = 5.0
 

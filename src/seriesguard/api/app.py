@@ -47,6 +47,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.include_router(router)
     if Role.PREDICTOR in runtime.roles:
         app.include_router(predict.router)
+    if runtime.roles & {Role.API, Role.PREDICTOR}:
         app.include_router(admin.router)
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)

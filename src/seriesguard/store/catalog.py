@@ -103,6 +103,15 @@ class CatalogRepository:
             session.flush()
             self._refresh(session, self._series_row(session, series_id))
 
+    def touch(self, series_id: str) -> bool:
+        """Bump the series' revision so every predictor reloads it on its next poll."""
+        with self._sessions.begin() as session:
+            series = session.get(SeriesRow, series_id)
+            if series is None:
+                return False
+            self._refresh(session, series)
+            return True
+
     def remove_version(self, *, series_id: str, version: int) -> None:
         with self._sessions.begin() as session:
             row = session.get(ModelVersionRow, (series_id, version))

@@ -55,6 +55,7 @@ def test_reload_and_deployment_config(api: TestClient) -> None:
     reloaded = api.post("/api/v1/admin/reload/s1").json()
     assert reloaded == {
         "series_id": "s1",
+        "broadcast": True,
         "reloaded": True,
         "version": "v1",
         "loaded_from": "catalog",

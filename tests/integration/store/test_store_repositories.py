@@ -116,5 +116,8 @@ def test_catalog_follows_stages_and_bumps_revisions(sessions) -> None:  # type: 
     assert catalog.serving_entry("s1") is None
     assert catalog.changes_since(changes[0].revision)[0].entry is None
     assert [v.stage for v in catalog.list_versions("s1")] == [Stage.ARCHIVED, Stage.STAGING]
+    before = catalog.get_series("s1").revision  # type: ignore[union-attr]
+    assert catalog.touch("s1") and not catalog.touch("nobody")
+    assert [c.series_id for c in catalog.changes_since(before)] == ["s1"]  # predictors reload
     catalog.remove_version(series_id="s1", version=2)
     assert catalog.get_series("s1").staging_version is None  # type: ignore[union-attr]

@@ -8,20 +8,27 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api.convert import label
-from seriesguard.api.deps import PredictorDep
+from seriesguard.api.deps import RuntimeDep
 from seriesguard.core.series import check_series_id
+from seriesguard.runtime import Role
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 @router.post("/reload/{series_id}")
-async def reload(series_id: str, predictor: PredictorDep) -> dict[str, Any]:
-    """Eager invalidation: drop the series from memory and load its production model now."""
+async def reload(series_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    """Eager invalidation. A predictor drops the series and loads its production model now;
+    the API bumps the series' catalog revision, which every predictor polls, so the reload
+    reaches all of them within SERIESGUARD_CATALOG_POLL_SECONDS."""
     check_series_id(series_id)
-    model = await run_in_threadpool(predictor.reload, series_id)
-    return {
-        "series_id": series_id,
-        "reloaded": model is not None,
-        "version": label(model.version) if model else None,
-        "loaded_from": model.origin if model else None,
-    }
+    answer: dict[str, Any] = {"series_id": series_id}
+    if Role.API in runtime.roles:
+        answer["broadcast"] = await run_in_threadpool(runtime.catalog.touch, series_id)
+    if Role.PREDICTOR in runtime.roles:
+        model = await run_in_threadpool(runtime.predictor.reload, series_id)
+        answer |= {
+            "reloaded": model is not None,
+            "version": label(model.version) if model else None,
+            "loaded_from": model.origin if model else None,
+        }
+    return answer

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,19 +54,10 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}: {self.log_tail()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/api/v1/readiness", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"server not ready after {timeout} s: {self.log_tail()}")
+        wait_until_up(
+            f"{self.url}/api/v1/readiness", self.process, describe=self.log_tail, timeout=timeout
+        )
+        return self
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -94,6 +86,27 @@ class Server:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
+
+
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    *,
+    describe: Callable[[], str],
+    timeout: float,
+) -> None:
+    """Until ``url`` answers 200; fails at once with ``describe()`` if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}: {describe()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not up after {timeout} s: {describe()}")
 
 
 def wait_job(client: httpx.Client, job_id: str, *, timeout: float = 120.0) -> dict[str, Any]:

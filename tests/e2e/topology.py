@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 
-from tests.e2e.harness import Server, free_port
+from tests.e2e.harness import Server, free_port, wait_until_up
 from tests.services import MotoS3
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -64,19 +62,13 @@ class MlflowServer:
             self.process = subprocess.Popen(
                 command, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(
-            f"mlflow server not up after {timeout} s: {self.log.read_text()[-3000:]}"
+        wait_until_up(
+            f"{self.url}/health",
+            self.process,
+            describe=lambda: self.log.read_text()[-3000:],
+            timeout=timeout,
         )
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -117,7 +109,7 @@ class Topology:
             "SERIESGUARD_DATA_URL": f"s3://{bucket}/data",
             "SERIESGUARD_CATALOG_POLL_SECONDS": "1",
             # Short enough for a test to see a dead worker's job handed back, longer than a job.
-            "SERIESGUARD_PROCESSING_LEASE_SECONDS": "8",
+            "SERIESGUARD_PROCESSING_LEASE_SECONDS": "15",
             "SERIESGUARD_RECONCILE_INTERVAL_SECONDS": "1",
             "SERIESGUARD_TRAINING_MIN_INTERVAL_SECONDS": "0",
             "SERIESGUARD_LOG_FORMAT": "json",

@@ -86,14 +86,24 @@ class JobRepository:
             return [_to_job(r) for r in rows], int(total)
 
     def transition(
-        self, job_id: str, *, source: Iterable[JobStatus], target: JobStatus, **fields: Any
+        self,
+        job_id: str,
+        *,
+        source: Iterable[JobStatus],
+        target: JobStatus,
+        attempt: int | None = None,
+        **fields: Any,
     ) -> bool:
-        """Move the job to ``target`` only if it is in one of ``source``; True if it moved."""
+        """Move the job to ``target`` only if it is in one of ``source`` (and, with
+        ``attempt``, only if no later claim took it over); True if it moved."""
         values = {"status": target.value, "updated_at": time.time(), **fields}
+        conditions = [JobRow.id == job_id, JobRow.status.in_([s.value for s in source])]
+        if attempt is not None:
+            conditions.append(JobRow.attempts == attempt)
         with self._sessions.begin() as session:
             result = session.execute(
                 update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status.in_([s.value for s in source]))
+                .where(*conditions)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )

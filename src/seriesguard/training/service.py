@@ -190,6 +190,7 @@ class TrainingService:
             job.id,
             source={JobStatus.PROCESSING},
             target=JobStatus.FAILED,
+            attempt=job.attempts,
             error=error,
             finished_at=time.time(),
         )
@@ -202,8 +203,8 @@ class TrainingService:
         stats = SeriesStats(
             mean=float(np.mean(data.values)), std=float(np.std(data.values)), n_points=len(data)
         )
-        if self.get(job.id).status is not JobStatus.PROCESSING:
-            return  # cancelled while fitting
+        if not self._still_mine(job):
+            return  # cancelled while fitting, or handed to another worker after our lease
         version = self._registry.register(
             TrainingRecord(
                 series_id=job.series_id,
@@ -229,14 +230,21 @@ class TrainingService:
             job.id,
             source={JobStatus.PROCESSING},
             target=JobStatus.COMPLETED,
+            attempt=job.attempts,
             model_version=version.version,
             run_id=version.run_id,
             finished_at=time.time(),
             error=None,
         )
-        if not finished:  # cancel won over a late finish: take the version back out
+        if not finished and self.get(job.id).status is JobStatus.CANCELLED:
+            # Cancel won over a late finish: take the version back out. (If another worker
+            # took the job over after our lease, it owns the version: leave it.)
             self._registry.delete_version(series_id=job.series_id, version=version.version)
             self._catalog.remove_version(series_id=job.series_id, version=version.version)
+
+    def _still_mine(self, job: Job) -> bool:
+        current = self.get(job.id)
+        return current.status is JobStatus.PROCESSING and current.attempts == job.attempts
 
     def _retry_later(self, job: Job, exc: Unavailable) -> None:
         """A backend outage is not the job's fault: it waits in the queue until the backend is
@@ -244,7 +252,11 @@ class TrainingService:
         log.warning("%s; job %s goes back to the queue", exc.message, job.id)
         waiting = f"waiting for a backend (attempt {job.attempts}): {exc.message}"
         if self._jobs.transition(
-            job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED, error=waiting
+            job.id,
+            source={JobStatus.PROCESSING},
+            target=JobStatus.QUEUED,
+            attempt=job.attempts,
+            error=waiting,
         ):
             time.sleep(min(self._retry_delay * 2 ** max(job.attempts - 1, 0), MAX_RETRY_DELAY))
             with suppress(Unavailable):  # broker down too: the reconciler publishes it later

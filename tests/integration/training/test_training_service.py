@@ -151,3 +151,27 @@ def test_reconcile_republishes_lost_and_abandoned_jobs(parts) -> None:  # type: 
     for job_id in queue.published:
         service.run(job_id)
     assert service.get(lost.id).status is JobStatus.COMPLETED
+
+
+def test_a_superseded_worker_neither_registers_nor_deletes(parts) -> None:  # type: ignore[no-untyped-def]
+    """A worker that outlived its lease must leave the job to the worker that took it over:
+    no second registration, and above all no deleting the version the new owner registered."""
+    service, registry, _queue, _catalog = parts
+    ts, vs = points()
+    job = service.submit(series_id="lease", timestamps=ts, values=vs, config=TrainingConfig())
+    slow = service._jobs.claim(job.id)  # worker A claims, then stalls past its lease
+    time.sleep(0.02)
+    service.reconcile(queued_for=3600, processing_lease=0.01)  # handed back
+    fresh = service._jobs.claim(job.id)  # worker B takes it over
+    register = registry.register
+
+    def a_wakes_up_while_b_registers(record):  # type: ignore[no-untyped-def]
+        registry.register = register
+        service._train(slow)  # worker A runs to its end in the middle of B's job
+        return register(record)
+
+    registry.register = a_wakes_up_while_b_registers
+    service._train(fresh)
+    assert [v.job_id for v in registry.list_versions(series_id="lease")] == [job.id]
+    assert service.get(job.id).status is JobStatus.COMPLETED
+    assert service.get(job.id).attempts == 2

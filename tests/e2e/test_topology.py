@@ -197,7 +197,8 @@ def test_killed_worker_job_completes_once(topology: Topology) -> None:
     from mlflow import MlflowClient
 
     assert topology.mlflow is not None
-    client = MlflowClient(tracking_uri=topology.mlflow.url)
+    uri = topology.mlflow.url  # registry too: an earlier test may have set a global one
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for series, job in finished.items():
         versions = client.search_model_versions(f"name='anomaly-detector-{series}'")
         assert [v.tags.get("job_id") for v in versions] == [job["job_id"]], series

@@ -8,9 +8,12 @@ state, and tears everything down (databases dropped, queues deleted) at the end.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,8 +62,14 @@ class MlflowServer:
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         with self.log.open("ab") as log:
+            # Its own process group: `mlflow server` forks uvicorn workers and job runners
+            # that must go down with it.
             self.process = subprocess.Popen(
-                command, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+                command,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         wait_until_up(
             f"{self.url}/health",
@@ -71,13 +80,15 @@ class MlflowServer:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(20)
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # stragglers of the group
+        self.process.wait(10)
 
 
 @dataclass
@@ -124,14 +135,24 @@ class Topology:
         return server.start(timeout=40)
 
     def stop(self) -> None:
-        for server in self.servers.values():
-            server.kill()
+        """Every step runs even if an earlier one fails, so nothing outlives the test."""
+        steps: list[Callable[[], None]] = [server.kill for server in self.servers.values()]
         if self.mlflow is not None:
-            self.mlflow.stop()
-        self.moto.stop()
-        for name in (f"sg_meta_{self.tag}", f"sg_mlflow_{self.tag}"):
-            drop_database(name)
-        _delete_queues(f"seriesguard.test.{self.tag}")
+            steps.append(self.mlflow.stop)
+        steps.append(self.moto.stop)
+        steps += [
+            lambda: drop_database(f"sg_meta_{self.tag}"),
+            lambda: drop_database(f"sg_mlflow_{self.tag}"),
+            lambda: _delete_queues(f"seriesguard.test.{self.tag}"),
+        ]
+        errors = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:
+                errors.append(repr(exc))
+        if errors:
+            raise RuntimeError(f"topology teardown: {errors}")
 
 
 def _delete_queues(name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ _KIND = {
     "cache": ("cached_mlflow", "medium"),
 }
 FALLBACK_SIGMA = 3.0
+MAX_CACHED_FALLBACKS = 100_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Predictor:
         self._negative = negative_cache_seconds
         self.fallback_enabled = fallback_enabled
         self._revision = 0
+        self._fallbacks: dict[str, tuple[float, Scorer]] = {}
         self._ready = threading.Event()
         self._poll_lock = threading.Lock()
 
@@ -117,6 +120,7 @@ class Predictor:
             size_bytes=len(detector.to_bytes()),
         )
         self.table.put(model)
+        self._fallbacks.pop(model.series_id, None)
         return model
 
     def scorer(self, series_id: str) -> Scorer:
@@ -170,10 +174,23 @@ class Predictor:
             size_bytes=len(blob),
         )
         self.table.put(model)
+        self._fallbacks.pop(model.series_id, None)
         return model
 
     def _fallback(self, series_id: str) -> Scorer:
-        """Z-score on the series' historical statistics, or conservative defaults (seed)."""
+        """Z-score on the series' historical statistics, or conservative defaults (seed).
+        Kept as long as the series is remembered as absent, so an unknown series costs one
+        catalog read per ``negative_cache_seconds``, not one per request."""
+        cached = self._fallbacks.get(series_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        scorer = self._fallback_scorer(series_id)
+        if len(self._fallbacks) >= MAX_CACHED_FALLBACKS:  # unknown ids must not grow memory
+            self._fallbacks.clear()
+        self._fallbacks[series_id] = (time.monotonic() + self._negative, scorer)
+        return scorer
+
+    def _fallback_scorer(self, series_id: str) -> Scorer:
         stats = None
         try:
             summary = self._catalog.get_series(series_id)

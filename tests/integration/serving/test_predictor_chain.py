@@ -113,3 +113,16 @@ def test_large_models_share_a_bounded_lru() -> None:
     assert table.get("a") is None and table.get("c") is not None and len(table) == 2
     table.put(LoadedModel("tiny", 1, ZScoreDetector(mean=0, std=1), "catalog", size_bytes=5))
     assert table.resident_count == 1
+
+
+def test_unknown_series_costs_one_catalog_read_per_negative_cache_period(world) -> None:  # type: ignore[no-untyped-def]
+    predictor, catalog, _ = world
+    reads: list[str] = []
+    original = catalog.get_series
+    catalog.get_series = lambda series_id: reads.append(series_id) or original(series_id)
+    for _ in range(5):
+        assert predictor.scorer("ghost").info.loaded_from == "default"
+    assert reads == ["ghost"]
+    produce(catalog, "ghost", 1.0)
+    predictor.poll_catalog()
+    assert predictor.scorer("ghost").info.version == "v1"  # a promotion ends the fallback

@@ -3,7 +3,10 @@
 Distributed: 1 api + 2 workers (concurrency 1 each) over RabbitMQ, PostgreSQL metadata, an
 MLflow tracking server on PostgreSQL + S3 (moto), training data on S3. Baseline in the same
 run: the embedded all-in-one server (SQLite, in-process queue, 2 worker threads) on the same
-jobs. Throughput = jobs / (first POST -> last completed).
+jobs. Throughput = jobs / (first POST -> last completed). Everything runs on this one machine,
+so the run also prints the CPU each party spent per series (from /proc): seriesguard's own
+processes (api, workers) against the services (MLflow server, S3, PostgreSQL, RabbitMQ) that
+production runs elsewhere.
 
     .venv/bin/python benchmarks/bench_topology.py [--jobs 100]
 """
@@ -11,7 +14,9 @@ jobs. Throughput = jobs / (first POST -> last completed).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import os
 import sys
 import tempfile
 import time
@@ -54,14 +59,35 @@ def run(api: Server, payloads: list[bytes], tag: str) -> tuple[float, list[float
 
 
 def _wait_all(http: httpx.Client, ids: list[str]) -> None:
-    pending = set(ids)
-    while pending:
-        for job_id in list(pending):
+    """Waits job by job in submission order: one status request at a time, so the polling
+    itself costs the api next to nothing (jobs finish roughly in that order)."""
+    for job_id in ids:
+        while True:
             status = http.get(f"/api/v1/training/jobs/{job_id}").json()["status"]
             if status in ("completed", "failed", "cancelled"):
                 assert status == "completed", status
-                pending.discard(job_id)
-        time.sleep(0.05)
+                break
+            time.sleep(0.05)
+
+
+_PARTIES = (  # command-line fragment -> party
+    ("gunicorn", "mlflow"), ("mlflow", "mlflow"), ("moto", "s3 (moto)"), ("postgres", "postgresql"),
+    ("beam", "rabbitmq"), ("seriesguard worker", "workers"), ("seriesguard api", "api"),
+)  # fmt: skip
+
+
+def cpu_seconds() -> collections.Counter[str]:
+    """CPU seconds used so far by each party's live processes."""
+    tick, used = os.sysconf("SC_CLK_TCK"), collections.Counter[str]()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        party = next((name for part, name in _PARTIES if part in command), "other")
+        used[party] += (int(stat[11]) + int(stat[12])) / tick
+    return used
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -81,7 +107,10 @@ def main() -> None:
             for name in ("worker-1", "worker-2"):
                 world.start(name, "worker", "--concurrency", "1")
             run(api, small[:4], "warmup")
+            before = cpu_seconds()
             report["distributed_series_per_s"], lat = run(api, small, "fleet")
+            spent = cpu_seconds()
+            cpu = {k: (spent[k] - before[k]) / args.jobs * 1000 for k in spent}
             report["post_10k_p50_ms"], report["post_10k_p99_ms"] = pct(lat, 50), pct(lat, 99)
             _, lat = run(api, large, "large")
             report["post_100k_p50_ms"], report["post_100k_p99_ms"] = pct(lat, 50), pct(lat, 99)
@@ -103,6 +132,14 @@ def main() -> None:
         f"{report['post_100k_p50_ms']:.0f} ms, p99 {report['post_100k_p99_ms']:.0f} ms "
         f"(seed: ~20 ms)"
     )
+    ours = cpu.get("api", 0) + cpu.get("workers", 0)
+    print(
+        "CPU per series (ms): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
+        + f"\n  seriesguard's own processes: {ours:.0f} ms/series, i.e. "
+        f"{2000 / ours:.0f} series/s on 2 cores with the services elsewhere"
+    )
+    report |= {f"cpu_ms_{k.split()[0]}": v for k, v in cpu.items()}
     print(json.dumps({"benchmark": "topology", **report}))
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine
 
+from seriesguard.core.breaker import BreakerSnapshot
 from seriesguard.core.errors import Unavailable
 from seriesguard.core.validation import PointLimits
 from seriesguard.promotion.service import ModelService
@@ -69,6 +70,11 @@ class Runtime:
         """Started, and for a predictor, warm-loaded: a pod must not serve an empty table."""
         warm = Role.PREDICTOR not in self.roles or self.predictor.ready
         return self._started.is_set() and warm
+
+    def breakers(self) -> list[BreakerSnapshot]:
+        """The state of the breakers around this process's remote backends."""
+        found = (backend.breaker for backend in (self.registry, self.training.data))
+        return [breaker.snapshot() for breaker in found if breaker is not None]
 
     def start(self) -> None:
         """Migrate, take up jobs a crash left behind, start workers, warm-load the models."""
@@ -147,6 +153,7 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         tracking_uri=settings.resolved_tracking_uri(),
         artifact_root=settings.resolved_artifact_root(),
         experiment_name=settings.experiment_name,
+        breaker_policy=settings.breaker_policy(),
     )
     queue = create_queue(
         broker_url=settings.broker_url,
@@ -169,7 +176,9 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         registry=registry,
         queue=queue,
         data=create_data_store(
-            url=settings.resolved_data_url(), s3_endpoint_url=settings.s3_endpoint_url
+            url=settings.resolved_data_url(),
+            s3_endpoint_url=settings.s3_endpoint_url,
+            breaker_policy=settings.breaker_policy(),
         ),
         limits=PointLimits(settings.min_training_points, settings.max_training_points),
         min_interval_seconds=settings.training_min_interval_seconds,

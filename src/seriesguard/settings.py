@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from seriesguard.core.breaker import BreakerPolicy
+
 
 class Settings(BaseSettings):
     """Everything a seriesguard process can be told."""
@@ -94,6 +96,17 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FALLBACK_ENABLED", "SERIESGUARD_FALLBACK_ENABLED"),
         description="Answer unknown series with the z-score fallback instead of 404 (seed).",
     )
+    breaker_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Failures in a row of MLflow (or of S3) after which calls to it are "
+        "refused at once, as Unavailable, instead of each waiting for its timeout.",
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an open breaker refuses calls before one trial call goes through.",
+    )
     catalog_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often the predictor looks for catalog changes."
     )
@@ -154,3 +167,9 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         """Local copy of every model the predictor loaded (fallback when MLflow is down)."""
         return self.home / "model-cache"
+
+    def breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(
+            failure_threshold=self.breaker_failure_threshold,
+            reset_seconds=self.breaker_reset_seconds,
+        )

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from seriesguard.core.breaker import CircuitBreaker
 from seriesguard.core.catalog import ModelVersion as RegisteredVersion
 from seriesguard.core.detectors import Detector
 from seriesguard.core.errors import Unavailable
@@ -38,6 +39,12 @@ class TrainingRecord:
     params: Mapping[str, str]
     tags: Mapping[str, str] = field(default_factory=dict)
     data_path: str | None = None  # training data file to attach to the run, if any
+    # Hints that save registry round trips at fleet scale; wrong hints cost time, never
+    # correctness. ``first_attempt``: no earlier attempt of this job can have registered a
+    # version, so the idempotency lookup is skipped. ``new_series``: the series has no
+    # registered model yet as far as the caller knows.
+    first_attempt: bool = False
+    new_series: bool = False
 
 
 class ModelRegistry(ABC):
@@ -84,3 +91,8 @@ class ModelRegistry(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The circuit breaker around a remote backend; None for in-process ones."""
+        return None

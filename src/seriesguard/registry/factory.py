@@ -6,13 +6,20 @@ The MLflow adapter is imported only when asked for: importing mlflow costs ~2 s 
 
 from __future__ import annotations
 
+import time
+
+from seriesguard.core.breaker import BreakerPolicy
 from seriesguard.registry.base import ModelRegistry
 
 MEMORY_URI = "memory://"
 
 
 def create_registry(
-    *, tracking_uri: str, artifact_root: str, experiment_name: str
+    *,
+    tracking_uri: str,
+    artifact_root: str,
+    experiment_name: str,
+    breaker_policy: BreakerPolicy | None = None,
 ) -> ModelRegistry:
     """``memory://`` -> in-process stub; anything else (sqlite, postgresql, http...) -> MLflow."""
     if tracking_uri.startswith(MEMORY_URI):
@@ -22,5 +29,8 @@ def create_registry(
     from seriesguard.registry.mlflow_registry import MlflowRegistry
 
     return MlflowRegistry(
-        tracking_uri=tracking_uri, artifact_root=artifact_root, experiment_name=experiment_name
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        experiment_name=experiment_name,
+        breaker=(breaker_policy or BreakerPolicy()).make("mlflow", clock=time.monotonic),
     )

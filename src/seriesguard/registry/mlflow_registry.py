@@ -33,8 +33,10 @@ import sqlalchemy.exc
 from mlflow.artifacts import download_artifacts
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
+from seriesguard.core.breaker import BreakerPolicy, CircuitBreaker, CircuitOpen, guarded
 from seriesguard.core.errors import NotFound
 from seriesguard.core.series import model_name
 from seriesguard.core.stages import Stage
@@ -118,12 +120,14 @@ class MlflowRegistry(ModelRegistry):
         experiment_name: str,
         http_timeout_seconds: float = 5,
         http_max_retries: int = 0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._uri = tracking_uri
         self._artifact_root = artifact_root or None  # "" = the tracking server's default
         self._experiment_name = experiment_name
         self._where = _redact(tracking_uri)
         self._errors = _backend_errors()
+        self._breaker = breaker or BreakerPolicy().make("mlflow", clock=time.monotonic)
         self._init_lock = threading.Lock()
         self._mlflow: MlflowClient | None = None
         self._experiment: str | None = None
@@ -143,15 +147,32 @@ class MlflowRegistry(ModelRegistry):
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
-        """Translate vendor failures into ``RegistryUnavailable`` with a readable message."""
+        """Call through the breaker; translate vendor failures into ``RegistryUnavailable``
+        with a readable message."""
         try:
-            yield
+            with guarded(self._breaker, is_outage=self._is_outage):
+                yield
+        except CircuitOpen as exc:
+            raise RegistryUnavailable(
+                f"MLflow registry at {self._where} not asked to {action}: {exc}"
+            ) from exc
         except self._errors as exc:
             detail = " ".join(str(exc).split())[:400]
             raise RegistryUnavailable(
                 f"MLflow registry at {self._where} failed to {action}: "
                 f"{type(exc).__name__}: {detail}"
             ) from exc
+
+    def _is_outage(self, exc: BaseException) -> bool:
+        """A failure of the backend, not an answer: MLflow's 4xx errors are answers."""
+        if isinstance(exc, MlflowException):
+            status: int = exc.get_http_status_code()  # type: ignore[no-untyped-call]
+            return status >= 500
+        return isinstance(exc, self._errors)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
 
     def _client(self) -> MlflowClient:
         """The client, made on first use: for SQLite that opens (and migrates) the database."""
@@ -286,7 +307,7 @@ class MlflowRegistry(ModelRegistry):
     def register(self, record: TrainingRecord) -> RegisteredVersion:
         name = model_name(record.series_id)
         with self._lock_for(record.series_id), self._guard(f"register a version of {name}"):
-            existing = self._find(record.series_id, record.job_id)
+            existing = None if record.first_attempt else self._find(record.series_id, record.job_id)
             if existing is not None:
                 self._repair_staging_alias(name, existing)
                 return existing
@@ -314,7 +335,7 @@ class MlflowRegistry(ModelRegistry):
                 "metrics": json.dumps({k: float(v) for k, v in record.metrics.items()}),
             }
             source = f"{run.info.artifact_uri.rstrip('/')}/{ARTIFACT_PATH}"
-            mv = self._create_version(client, name, source, run_id, tags)
+            mv = self._create_version(client, name, source, run_id, tags, record.new_series)
             self._registry().set_registered_model_alias(name, "staging", str(mv.version))
             return self._to_version(record.series_id, mv)
 
@@ -331,19 +352,29 @@ class MlflowRegistry(ModelRegistry):
         if local is not None:  # embedded mode: write in place instead of copying a temp tree
             self._pyfunc.write(local / ARTIFACT_PATH, record.detector, run_id=run_id)
         else:
+            # The run's own repository, not ``client.log_artifacts``: that reads the run back
+            # from the server first to learn the artifact URI we already hold.
+            repository = get_artifact_repository(run.info.artifact_uri)
             with tempfile.TemporaryDirectory(prefix="seriesguard-register-") as folder:
                 self._pyfunc.write(Path(folder), record.detector, run_id=run_id)
-                client.log_artifacts(run_id, folder, ARTIFACT_PATH)
+                repository.log_artifacts(folder, ARTIFACT_PATH)  # type: ignore[no-untyped-call]
         if record.data_path is not None:
             client.log_artifact(run_id, record.data_path, "data")
 
     @staticmethod
     def _create_version(
-        client: MlflowClient, name: str, source: str, run_id: str, tags: dict[str, str]
+        client: MlflowClient,
+        name: str,
+        source: str,
+        run_id: str,
+        tags: dict[str, str],
+        new_series: bool,
     ) -> Any:
-        """Create the version; the registered model is created with the first version only."""
-        with _unless(_NOT_FOUND):
-            return client.create_model_version(name, source, run_id, tags, await_creation_for=0)
+        """Create the version, and the registered model with the first one: two calls for a
+        new series when the caller says so, else one (three if it was wrong)."""
+        if not new_series:
+            with _unless(_NOT_FOUND):
+                return client.create_model_version(name, source, run_id, tags, await_creation_for=0)
         with _unless(_ALREADY_EXISTS):  # another process may be first
             client.create_registered_model(name, tags={"seriesguard": "anomaly-detector"})
         return client.create_model_version(name, source, run_id, tags, await_creation_for=0)

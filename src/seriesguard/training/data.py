@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seriesguard.core.breaker import CircuitBreaker
 from seriesguard.core.errors import NotFound, Unavailable
 from seriesguard.core.validation import TrainingData
 
@@ -93,6 +94,11 @@ class TrainingDataStore(ABC):
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Make the store usable before the first job (an S3 bucket); nothing by default."""
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The circuit breaker around a remote backend; None for in-process ones."""
+        return None
 
 
 class LocalDataStore(TrainingDataStore):

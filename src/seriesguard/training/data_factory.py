@@ -7,14 +7,18 @@ machines). boto3 is imported only for ``s3://``, so the embedded mode does not p
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from seriesguard.core.breaker import BreakerPolicy
 from seriesguard.training.data import LocalDataStore, TrainingDataStore
 
 
-def create_data_store(*, url: str, s3_endpoint_url: str | None) -> TrainingDataStore:
+def create_data_store(
+    *, url: str, s3_endpoint_url: str | None, breaker_policy: BreakerPolicy | None = None
+) -> TrainingDataStore:
     """The store behind ``url``. ``s3_endpoint_url`` is for S3-compatible servers (MinIO);
     None means AWS S3. Nothing is touched on the network or disk here."""
     parts = urlsplit(url)
@@ -22,7 +26,8 @@ def create_data_store(*, url: str, s3_endpoint_url: str | None) -> TrainingDataS
     if scheme == "s3":
         from seriesguard.training.s3_data import S3DataStore
 
-        return S3DataStore(url, endpoint_url=s3_endpoint_url)
+        breaker = (breaker_policy or BreakerPolicy()).make("s3", clock=time.monotonic)
+        return S3DataStore(url, endpoint_url=s3_endpoint_url, breaker=breaker)
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise ValueError(f"file:// URL on another host is not supported: {url!r}")

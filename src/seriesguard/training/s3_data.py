@@ -24,6 +24,7 @@ MLflow's S3 artifact store reads, so one set serves both.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
+from seriesguard.core.breaker import BreakerPolicy, CircuitBreaker, CircuitOpen, guarded
 from seriesguard.core.validation import TrainingData
 from seriesguard.training.data import (
     DataStoreUnavailable,
@@ -71,6 +73,7 @@ class S3DataStore(TrainingDataStore):
         connect_timeout_seconds: float = 2.0,
         read_timeout_seconds: float = 5.0,
         max_attempts: int = 3,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._bucket, self._prefix = parse_s3_url(url)
         self._endpoint_url = endpoint_url or None
@@ -85,6 +88,7 @@ class S3DataStore(TrainingDataStore):
         )
         self._lock = threading.Lock()
         self._s3: Any = None
+        self._breaker = breaker or BreakerPolicy().make("s3-training-data", clock=time.monotonic)
 
     @property
     def url(self) -> str:
@@ -94,14 +98,34 @@ class S3DataStore(TrainingDataStore):
         """The boto3 client, made on first use (clients are thread-safe, making one is not)."""
         with self._lock:
             if self._s3 is None:
-                with self._guard("create an S3 client", None):
+                with self._translate("create an S3 client", None):  # no network: no breaker
                     self._s3 = boto3.session.Session().client(
                         "s3", endpoint_url=self._endpoint_url, config=self._config
                     )
             return self._s3
 
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @staticmethod
+    def _is_outage(exc: BaseException) -> bool:
+        """Anything but "no such object", which is S3 answering."""
+        if isinstance(exc, ClientError):
+            return str(exc.response.get("Error", {}).get("Code", "")) not in _MISSING_OBJECT
+        return isinstance(exc, BotoCoreError | OSError)
+
     @contextmanager
     def _guard(self, action: str, ref: str | None) -> Iterator[None]:
+        """A call to S3: through the breaker, with botocore's failures translated."""
+        try:
+            with self._translate(action, ref), guarded(self._breaker, is_outage=self._is_outage):
+                yield
+        except CircuitOpen as exc:
+            raise DataStoreUnavailable(f"S3 at {self._where} not asked to {action}: {exc}") from exc
+
+    @contextmanager
+    def _translate(self, action: str, ref: str | None) -> Iterator[None]:
         """Translate botocore failures into the store's two domain errors."""
         try:
             yield

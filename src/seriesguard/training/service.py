@@ -223,6 +223,8 @@ class TrainingService:
                     **{k: str(v) for k, v in job.hyperparameters.items()},
                 },
                 tags={"series_id": job.series_id},
+                first_attempt=job.attempts == 1,
+                new_series=self._is_new(job.series_id),
             )
         )
         self._catalog.record_version(version, stats=stats)
@@ -241,6 +243,11 @@ class TrainingService:
             # took the job over after our lease, it owns the version: leave it.)
             self._registry.delete_version(series_id=job.series_id, version=version.version)
             self._catalog.remove_version(series_id=job.series_id, version=version.version)
+
+    def _is_new(self, series_id: str) -> bool:
+        """No version of the series in the catalog: its registered model likely does not exist."""
+        summary = self._catalog.get_series(series_id)
+        return summary is None or summary.latest_version is None
 
     def _still_mine(self, job: Job) -> bool:
         current = self.get(job.id)

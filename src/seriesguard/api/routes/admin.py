@@ -9,10 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api.convert import label
 from seriesguard.api.deps import RuntimeDep
+from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.core.series import check_series_id
 from seriesguard.runtime import Role
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=FastJsonRoute)
 
 
 @router.post("/reload/{series_id}")

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from seriesguard import __version__
 from seriesguard.api.deps import RuntimeDep
+from seriesguard.api.fast_json import FastJsonRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=FastJsonRoute)
 
 
 @router.get("/health")
@@ -20,6 +21,17 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "version": __version__,
         "roles": sorted(runtime.roles),
         "models_in_memory": len(runtime.predictor.table),
+        # Open breakers do not make a process unready: a predictor serves on without MLflow,
+        # jobs wait in the queue. They are here for operators and alerting.
+        "breakers": {
+            b.name: {
+                "state": b.state.value,
+                "consecutive_failures": b.consecutive_failures,
+                "opened_count": b.opened_count,
+                "last_error": b.last_error,
+            }
+            for b in runtime.breakers()
+        },
     }
 
 

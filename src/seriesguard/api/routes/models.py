@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api.convert import label, series_out, version_out
 from seriesguard.api.deps import ModelsDep, RuntimeDep
+from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.api.schemas import (
     DeploymentConfig,
     PromoteRequest,
@@ -19,7 +20,7 @@ from seriesguard.api.schemas import (
 from seriesguard.core.series import check_series_id, model_name, parse_version
 from seriesguard.core.stages import Stage
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
+router = APIRouter(prefix="/api/v1/models", tags=["models"], route_class=FastJsonRoute)
 
 
 @router.get("", response_model=SeriesPage)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api.deps import RuntimeDep
+from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.core.detectors import detector_from_params
 from seriesguard.core.errors import NotFound
 from seriesguard.core.series import check_series_id, parse_version, version_label
 from seriesguard.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["plot"])
+router = APIRouter(prefix="/api/v1", tags=["plot"], route_class=FastJsonRoute)
 MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
 
 

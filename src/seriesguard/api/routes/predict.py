@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api.deps import PredictorDep
+from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -22,7 +23,7 @@ from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import parse_timestamp, parse_timestamps
 from seriesguard.serving.predictor import ModelInfo, Predictor, Scorer
 
-router = APIRouter(prefix="/api/v1/predict", tags=["predict"])
+router = APIRouter(prefix="/api/v1/predict", tags=["predict"], route_class=FastJsonRoute)
 
 
 def _info(info: ModelInfo) -> ModelInfoOut:

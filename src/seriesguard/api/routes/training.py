@@ -9,12 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api.convert import job_out
 from seriesguard.api.deps import TrainingDep
+from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.api.schemas import JobOut, JobPage, TrainingRequest
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.jobs import JobStatus
 from seriesguard.training.service import TrainingConfig
 
-router = APIRouter(prefix="/api/v1/training", tags=["training"])
+router = APIRouter(prefix="/api/v1/training", tags=["training"], route_class=FastJsonRoute)
 
 
 @router.post("/{series_id}", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)

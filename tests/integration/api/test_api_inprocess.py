@@ -100,3 +100,22 @@ def test_database_down_is_503_with_retry_after(tmp_path: Path) -> None:
         assert answer.json()["detail"][0]["type"] == "database_unavailable"
         warm = api.post("/api/v1/predict/s3", json={"timestamp": 0, "value": 10.0})
         assert warm.status_code == 200  # predictions go on from memory
+
+
+def test_queue_backlog_counts_ready_messages_and_jobs_by_state(tmp_path: Path) -> None:
+    with client_for(tmp_path, worker_concurrency=0) as api:  # no worker: jobs stay queued
+        values = np.random.default_rng(3).normal(10, 1, 200).tolist()
+        for series in ("q1", "q2", "q3"):
+            answer = api.post(
+                f"/api/v1/training/{series}",
+                json={"timestamps": list(range(200)), "values": values},
+            )
+            assert answer.status_code == 202
+        backlog = api.get("/api/v1/admin/queue").json()
+        assert backlog["ready_messages"] == 3
+        assert backlog["jobs"] == {"queued": 3, "processing": 0}
+        assert "broker_error" not in backlog
+
+
+def test_health_reports_no_breakers_for_in_process_backends(api: TestClient) -> None:
+    assert api.get("/health").json()["breakers"] == {}

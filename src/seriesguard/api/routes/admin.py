@@ -10,8 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from seriesguard.api.convert import label
 from seriesguard.api.deps import RuntimeDep
 from seriesguard.api.fast_json import FastJsonRoute
+from seriesguard.core.errors import Unavailable
+from seriesguard.core.jobs import JobStatus
 from seriesguard.core.series import check_series_id
-from seriesguard.runtime import Role
+from seriesguard.runtime import Role, Runtime
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=FastJsonRoute)
 
@@ -33,3 +35,24 @@ async def reload(series_id: str, runtime: RuntimeDep) -> dict[str, Any]:
             "loaded_from": model.origin if model else None,
         }
     return answer
+
+
+@router.get("/queue")
+async def queue(runtime: RuntimeDep) -> dict[str, Any]:
+    """Training backlog for dashboards and autoscalers: messages ready in the broker's work
+    queue, and jobs by state in the job table (the truth; the two differ by jobs in flight and
+    jobs the reconciler has yet to republish). The broker being down is reported, not a 5xx."""
+    answer: dict[str, Any] = {"queue": runtime.settings.broker_queue}
+    try:
+        answer["ready_messages"] = await run_in_threadpool(runtime.queue.depth)
+    except Unavailable as exc:
+        answer |= {"ready_messages": None, "broker_error": exc.message}
+    answer["jobs"] = {
+        status.value: await run_in_threadpool(_count, runtime, status)
+        for status in (JobStatus.QUEUED, JobStatus.PROCESSING)
+    }
+    return answer
+
+
+def _count(runtime: Runtime, status: JobStatus) -> int:
+    return runtime.jobs.list_jobs(status=status, limit=1)[1]

@@ -20,6 +20,7 @@ def create_registry(
     artifact_root: str,
     experiment_name: str,
     breaker_policy: BreakerPolicy | None = None,
+    log_runs: bool = True,
 ) -> ModelRegistry:
     """``memory://`` -> in-process stub; anything else (sqlite, postgresql, http...) -> MLflow."""
     if tracking_uri.startswith(MEMORY_URI):
@@ -33,4 +34,5 @@ def create_registry(
         artifact_root=artifact_root,
         experiment_name=experiment_name,
         breaker=(breaker_policy or BreakerPolicy()).make("mlflow", clock=time.monotonic),
+        log_runs=log_runs,
     )

@@ -27,13 +27,10 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import sqlalchemy.exc
 from mlflow.artifacts import download_artifacts
-from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
-from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
 from seriesguard.core.breaker import BreakerPolicy, CircuitBreaker, CircuitOpen, guarded
@@ -48,7 +45,8 @@ from seriesguard.registry.base import (
 )
 from seriesguard.registry.mlflow_defaults import set_client_defaults
 from seriesguard.registry.mlflow_store import probe_database
-from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, DETECTOR_FILE, PyfuncTemplate
+from seriesguard.registry.mlflow_writes import log_run, write_model_without_run
+from seriesguard.registry.pyfunc_model import DETECTOR_FILE, PyfuncTemplate
 
 T = TypeVar("T")
 
@@ -88,14 +86,6 @@ def _redact(uri: str) -> str:
     return re.sub(r"//[^/@]*@", "//***@", uri)
 
 
-def _local_path(uri: str) -> Path | None:
-    """The folder behind a local artifact URI, or None for remote stores (S3, HTTP, ...)."""
-    parts = urlsplit(uri)
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        return Path(url2pathname(parts.path))
-    return Path(uri) if parts.scheme == "" else None
-
-
 def _is_database(uri: str) -> bool:
     """True for the URIs MLflow serves from its SQLAlchemy stores."""
     return urlsplit(uri).scheme.split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}
@@ -121,6 +111,7 @@ class MlflowRegistry(ModelRegistry):
         http_timeout_seconds: float = 5,
         http_max_retries: int = 0,
         breaker: CircuitBreaker | None = None,
+        log_runs: bool = True,
     ) -> None:
         self._uri = tracking_uri
         self._artifact_root = artifact_root or None  # "" = the tracking server's default
@@ -131,6 +122,8 @@ class MlflowRegistry(ModelRegistry):
         self._init_lock = threading.Lock()
         self._mlflow: MlflowClient | None = None
         self._experiment: str | None = None
+        self._experiment_location = ""
+        self._log_runs = log_runs
         self._pyfunc = PyfuncTemplate()
         # SQLite has one writer: concurrent write transactions dead-lock into "database is
         # locked". Other backends only need per-series order (version numbers, aliases, job ids).
@@ -205,7 +198,12 @@ class MlflowRegistry(ModelRegistry):
                         "deleted; restore it or configure another experiment name"
                     )
                 self._experiment = str(found.experiment_id)
+                self._experiment_location = str(found.artifact_location)
             return self._experiment
+
+    def _experiment_root(self) -> str:
+        self._experiment_id()
+        return self._experiment_location
 
     def _maybe(self, call: Callable[[], T]) -> T | None:
         """``call()`` with MLflow's "does not exist" turned into None."""
@@ -312,61 +310,41 @@ class MlflowRegistry(ModelRegistry):
                 self._repair_staging_alias(name, existing)
                 return existing
             client = self._client()
-            run = client.create_run(
-                self._experiment_id(),
-                tags={**record.tags, "job_id": record.job_id, "series_id": record.series_id},
-                run_name=f"{record.series_id}-{record.job_id}"[:250],
-            )
-            run_id = run.info.run_id
-            try:
-                self._fill_run(client, run, record)
-                client.set_terminated(run_id)
-            except BaseException:
-                with suppress(*self._errors):  # best effort: the failure raised matters more
-                    client.set_terminated(run_id, status="FAILED")
-                raise
+            if self._log_runs:
+                run_id, source = log_run(
+                    client,
+                    experiment_id=self._experiment_id(),
+                    record=record,
+                    pyfunc=self._pyfunc,
+                    errors=self._errors,
+                )
+            else:
+                run_id, source = (
+                    None,
+                    write_model_without_run(
+                        experiment_root=self._experiment_root(), record=record, pyfunc=self._pyfunc
+                    ),
+                )
             tags = {
                 "stage": Stage.STAGING.tag,
                 "job_id": record.job_id,
-                "run_id": run_id,
                 "series_id": record.series_id,
                 "algorithm": record.detector.algorithm,
                 "params": json.dumps(record.detector.params(), sort_keys=True),
                 "metrics": json.dumps({k: float(v) for k, v in record.metrics.items()}),
             }
-            source = f"{run.info.artifact_uri.rstrip('/')}/{ARTIFACT_PATH}"
+            if run_id is not None:
+                tags["run_id"] = run_id
             mv = self._create_version(client, name, source, run_id, tags, record.new_series)
             self._registry().set_registered_model_alias(name, "staging", str(mv.version))
             return self._to_version(record.series_id, mv)
-
-    def _fill_run(self, client: MlflowClient, run: Any, record: TrainingRecord) -> None:
-        run_id = run.info.run_id
-        if record.metrics or record.params:
-            now = int(time.time() * 1000)
-            client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
-                params=[Param(k, str(v)) for k, v in record.params.items()],
-            )
-        local = _local_path(run.info.artifact_uri)
-        if local is not None:  # embedded mode: write in place instead of copying a temp tree
-            self._pyfunc.write(local / ARTIFACT_PATH, record.detector, run_id=run_id)
-        else:
-            # The run's own repository, not ``client.log_artifacts``: that reads the run back
-            # from the server first to learn the artifact URI we already hold.
-            repository = get_artifact_repository(run.info.artifact_uri)
-            with tempfile.TemporaryDirectory(prefix="seriesguard-register-") as folder:
-                self._pyfunc.write(Path(folder), record.detector, run_id=run_id)
-                repository.log_artifacts(folder, ARTIFACT_PATH)  # type: ignore[no-untyped-call]
-        if record.data_path is not None:
-            client.log_artifact(run_id, record.data_path, "data")
 
     @staticmethod
     def _create_version(
         client: MlflowClient,
         name: str,
         source: str,
-        run_id: str,
+        run_id: str | None,
         tags: dict[str, str],
         new_series: bool,
     ) -> Any:

@@ -88,14 +88,14 @@ class PyfuncTemplate:
         self._lock = threading.Lock()
         self._template: tuple[dict[str, Any], dict[str, bytes]] | None = None
 
-    def write(self, folder: Path, detector: Detector, *, run_id: str) -> None:
+    def write(self, folder: Path, detector: Detector, *, run_id: str | None) -> None:
         """Write the model directory of ``detector``, to be logged at ``ARTIFACT_PATH``."""
         for relative, content in self.files(detector, run_id=run_id).items():
             path = folder / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
 
-    def files(self, detector: Detector, *, run_id: str) -> dict[str, bytes]:
+    def files(self, detector: Detector, *, run_id: str | None) -> dict[str, bytes]:
         """Relative path -> content of the model directory of ``detector``."""
         from mlflow.models import Model
 

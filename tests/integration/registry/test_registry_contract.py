@@ -48,11 +48,22 @@ def shared_mlflow(mlflow_store: tuple[str, str]) -> Iterator[MlflowRegistry]:
     registry.close()
 
 
-@pytest.fixture(params=["memory", "mlflow"])
+@pytest.fixture(scope="module")
+def mlflow_without_runs(mlflow_store: tuple[str, str]) -> Iterator[MlflowRegistry]:
+    uri, artifacts = mlflow_store
+    registry = MlflowRegistry(
+        tracking_uri=uri, artifact_root=artifacts, experiment_name="no-runs", log_runs=False
+    )
+    yield registry
+    registry.close()
+
+
+@pytest.fixture(params=["memory", "mlflow", "mlflow-without-runs"])
 def registry(request: pytest.FixtureRequest) -> ModelRegistry:
     if request.param == "memory":
         return MemoryRegistry()
-    shared: MlflowRegistry = request.getfixturevalue("shared_mlflow")
+    name = "shared_mlflow" if request.param == "mlflow" else "mlflow_without_runs"
+    shared: MlflowRegistry = request.getfixturevalue(name)
     return shared
 
 
@@ -341,3 +352,20 @@ def test_factory_picks_by_uri_and_does_not_import_mlflow(tmp_path: Path) -> None
         "assert 'mlflow' not in sys.modules, 'mlflow imported'"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_version_without_run_is_a_plain_mlflow_model(
+    mlflow_without_runs: MlflowRegistry, mlflow_store: tuple[str, str], series: str
+) -> None:
+    uri, _ = mlflow_store
+    version = mlflow_without_runs.register(record(series, "j1"))
+    assert version.run_id is None
+    assert version.params["threshold_sigma"] == 3.0
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mv = client.get_model_version(model_name(series), str(version.version))
+    assert not mv.run_id
+    assert "/models/" in mv.source and mv.source.endswith("/model")
+    with fluent_mlflow_at(uri):
+        model = mlflow.pyfunc.load_model(f"models:/{model_name(series)}@staging")
+    frame = pd.DataFrame({"timestamp": [0.0, 1.0], "value": [10.0, 1000.0]})
+    assert model.predict(frame)["anomaly"].tolist() == [False, True]

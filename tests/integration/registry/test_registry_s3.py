@@ -41,13 +41,16 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
         yield server
 
 
-def make_registry(tmp_path: Path, timeout_seconds: float = 5) -> tuple[MlflowRegistry, str]:
+def make_registry(
+    tmp_path: Path, timeout_seconds: float = 5, log_runs: bool = True
+) -> tuple[MlflowRegistry, str]:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     registry = MlflowRegistry(
         tracking_uri=uri,
         artifact_root=f"s3://{BUCKET}/mlflow",
         experiment_name="on-s3",
         http_timeout_seconds=timeout_seconds,
+        log_runs=log_runs,
     )
     return registry, uri
 
@@ -61,8 +64,11 @@ def fitted(seed: int) -> ZScoreDetector:
     return ZScoreDetector.fit(values, np.arange(500.0), {"threshold_sigma": 2.5})
 
 
-def test_versions_live_on_s3_and_load_like_any_mlflow_model(s3: MotoS3, tmp_path: Path) -> None:
-    registry, uri = make_registry(tmp_path)
+@pytest.mark.parametrize("log_runs", [True, False], ids=["with-runs", "without-runs"])
+def test_versions_live_on_s3_and_load_like_any_mlflow_model(
+    s3: MotoS3, tmp_path: Path, log_runs: bool
+) -> None:
+    registry, uri = make_registry(tmp_path, log_runs=log_runs)
     series, detector = f"s3-{uuid.uuid4().hex[:8]}", fitted(4)
     try:
         version = registry.register(

@@ -1,0 +1,101 @@
+"""What a registration writes before it creates the version: a run, or only the model files.
+
+With a run (the default), the version points at ``<run artifacts>/model`` and the run holds the
+job's params, metrics and tags: what MLflow users expect to browse and compare. Without one,
+the model files go to ``<experiment artifact root>/models/<series>/<job>/model`` and the
+version is made from there; params and metrics stay on the version's tags, where seriesguard
+reads them anyway. That saves three calls to the tracking server per training (create run,
+log batch, finish run) for bulk training of a fleet.
+
+Both write straight into a local artifact folder (embedded mode) and through MLflow's artifact
+repository for remote roots (S3/MinIO), without reading the run back from the server first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from mlflow.entities import Metric, Param
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.tracking import MlflowClient
+
+from seriesguard.registry.base import TrainingRecord
+from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, PyfuncTemplate
+
+
+def local_path(uri: str) -> Path | None:
+    """The folder behind a local artifact URI, or None for remote stores (S3, HTTP, ...)."""
+    parts = urlsplit(uri)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return Path(url2pathname(parts.path))
+    return Path(uri) if parts.scheme == "" else None
+
+
+def log_run(
+    client: MlflowClient,
+    *,
+    experiment_id: str,
+    record: TrainingRecord,
+    pyfunc: PyfuncTemplate,
+    errors: tuple[type[BaseException], ...],
+) -> tuple[str, str]:
+    """Create a finished run holding the job's params, metrics and model; returns
+    ``(run_id, model source URI)``. A run that fails half-way is marked FAILED."""
+    run = client.create_run(
+        experiment_id,
+        tags={**record.tags, "job_id": record.job_id, "series_id": record.series_id},
+        run_name=f"{record.series_id}-{record.job_id}"[:250],
+    )
+    run_id = run.info.run_id
+    try:
+        _fill_run(client, run, record, pyfunc)
+        client.set_terminated(run_id)
+    except BaseException:
+        with suppress(*errors):  # best effort: the failure raised matters more
+            client.set_terminated(run_id, status="FAILED")
+        raise
+    return run_id, f"{run.info.artifact_uri.rstrip('/')}/{ARTIFACT_PATH}"
+
+
+def _fill_run(
+    client: MlflowClient, run: Any, record: TrainingRecord, pyfunc: PyfuncTemplate
+) -> None:
+    run_id = run.info.run_id
+    if record.metrics or record.params:
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
+            params=[Param(k, str(v)) for k, v in record.params.items()],
+        )
+    write_model(run.info.artifact_uri, ARTIFACT_PATH, record=record, pyfunc=pyfunc, run_id=run_id)
+    if record.data_path is not None:
+        client.log_artifact(run_id, record.data_path, "data")
+
+
+def write_model_without_run(
+    *, experiment_root: str, record: TrainingRecord, pyfunc: PyfuncTemplate
+) -> str:
+    """Write the model files under the experiment's root; returns the model source URI."""
+    relative = f"models/{record.series_id}/{record.job_id}/{ARTIFACT_PATH}"
+    write_model(experiment_root, relative, record=record, pyfunc=pyfunc, run_id=None)
+    return f"{experiment_root.rstrip('/')}/{relative}"
+
+
+def write_model(
+    root: str, relative: str, *, record: TrainingRecord, pyfunc: PyfuncTemplate, run_id: str | None
+) -> None:
+    local = local_path(root)
+    if local is not None:  # embedded mode: write in place instead of copying a temp tree
+        pyfunc.write(local / relative, record.detector, run_id=run_id)
+        return
+    repository = get_artifact_repository(root)
+    with tempfile.TemporaryDirectory(prefix="seriesguard-register-") as folder:
+        pyfunc.write(Path(folder), record.detector, run_id=run_id)
+        repository.log_artifacts(folder, relative)  # type: ignore[no-untyped-call]

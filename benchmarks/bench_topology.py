@@ -115,6 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=1, help="threads per worker process")
+    parser.add_argument(
+        "--no-runs", action="store_true", help="workers register versions without MLflow runs"
+    )
     args = parser.parse_args()
     small, large = bodies(args.jobs, 10_000), bodies(10, 100_000)
     report: dict[str, float] = {}
@@ -128,7 +131,13 @@ def main() -> None:
             lat = latency_only(api, large, "post-100k")
             report["post_100k_p50_ms"], report["post_100k_p99_ms"] = pct(lat, 50), pct(lat, 99)
             for name in ("worker-1", "worker-2"):
-                world.start(name, "worker", "--concurrency", str(args.concurrency))
+                world.start(
+                    name,
+                    "worker",
+                    "--concurrency",
+                    str(args.concurrency),
+                    SERIESGUARD_MLFLOW_LOG_RUNS=str(not args.no_runs).lower(),
+                )
             run(api, small[:4], "warmup")
             before = cpu_seconds()
             report["distributed_series_per_s"], lat = run(api, small, "fleet")
@@ -146,7 +155,8 @@ def main() -> None:
             embedded.stop()
     print(
         f"fleet training, {args.jobs} jobs of 10k points, 2 workers x {args.concurrency} "
-        f"threads over RabbitMQ + MLflow server + PostgreSQL + S3: "
+        f"threads over RabbitMQ + MLflow server + PostgreSQL + S3"
+        f"{' (versions without runs)' if args.no_runs else ''}: "
         f"{report['distributed_series_per_s']:.1f} series/s\n"
         f"  baseline, embedded all-in-one on the same jobs: "
         f"{report['embedded_series_per_s']:.1f} series/s (seed budget: 2.35 trainings/s)\n"

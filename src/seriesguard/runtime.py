@@ -27,6 +27,7 @@ from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.jobs import JobRepository
 from seriesguard.training.data_factory import create_data_store
+from seriesguard.training.heartbeat import Heartbeat
 from seriesguard.training.service import TrainingService
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Runtime:
     training: TrainingService
     models: ModelService
     predictor: Predictor
+    heartbeat: Heartbeat
     _stop: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
@@ -117,7 +119,14 @@ class Runtime:
             recovered = self.training.recover()
             if recovered:
                 log.info("took up %d unfinished training job(s)", recovered)
+        self.heartbeat.start()
         self.queue.start(self.training.run)
+
+    def _hand_back_in_hand(self) -> None:
+        try:
+            self.training.hand_back_in_hand()
+        except Exception:  # the database may be down too: the lease hands them back later
+            log.warning("could not hand back the jobs in hand", exc_info=True)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.settings.catalog_poll_seconds):
@@ -132,6 +141,10 @@ class Runtime:
             self._scheduler.stop()
         if Role.WORKER in self.roles:
             self.queue.stop(timeout=30)
+            # Jobs still in hand after the grace period go back to the queue now, rather than
+            # after their lease; the heartbeat keeps renewing them until then.
+            self._hand_back_in_hand()
+            self.heartbeat.stop()
         if self._poller is not None:
             self._poller.join(5)
         self.registry.close()
@@ -148,12 +161,14 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
     )
     sessions = session_factory(engine)
     jobs = JobRepository(sessions)
+    heartbeat = Heartbeat(jobs=jobs, interval_seconds=settings.heartbeat_interval())
     catalog = CatalogRepository(sessions)
     registry = create_registry(
         tracking_uri=settings.resolved_tracking_uri(),
         artifact_root=settings.resolved_artifact_root(),
         experiment_name=settings.experiment_name,
         breaker_policy=settings.breaker_policy(),
+        log_runs=settings.mlflow_log_runs,
     )
     queue = create_queue(
         broker_url=settings.broker_url,
@@ -182,6 +197,7 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         ),
         limits=PointLimits(settings.min_training_points, settings.max_training_points),
         min_interval_seconds=settings.training_min_interval_seconds,
+        heartbeat=heartbeat,
     )
     # Only a process that serves predictions reloads on promotion; the others are told through
     # the catalog, which every predictor polls.
@@ -198,4 +214,5 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         training=training,
         models=models,
         predictor=predictor,
+        heartbeat=heartbeat,
     )

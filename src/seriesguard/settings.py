@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     experiment_name: str = Field(
         default="seriesguard", description="MLflow experiment that holds the training runs."
     )
+    mlflow_log_runs: bool = Field(
+        default=True,
+        description="One MLflow run per version holding the job's params and metrics (what "
+        "MLflow users browse). false registers each version straight from its model files, "
+        "params and metrics on the version's tags: 3 fewer MLflow calls per training, for bulk "
+        "training of a fleet.",
+    )
     min_training_points: int = Field(
         default=10_000, ge=2, description="Fewest points a training request may carry."
     )
@@ -124,9 +131,16 @@ class Settings(BaseSettings):
         description="A job still queued after this long is published again (lost message).",
     )
     processing_lease_seconds: float = Field(
-        default=600.0,
+        default=60.0,
         gt=0,
-        description="A job processing for longer goes back to the queue (its worker died).",
+        description="A processing job whose worker has not renewed its lease (heartbeat) for "
+        "this long goes back to the queue: the worker died. Keep it several heartbeats long.",
+    )
+    heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a worker renews the lease of the jobs it has in hand (one "
+        "thread per process for all of them); at most a third of the lease is used.",
     )
     log_level: str = Field(default="INFO", description="Root log level.")
     log_format: Literal["auto", "json", "text"] = Field(
@@ -162,6 +176,11 @@ class Settings(BaseSettings):
     def resolved_data_url(self) -> str:
         """Training data of each job, kept by reference (the job row holds its location)."""
         return self.data_url or str((self.home / "data").resolve())
+
+    def heartbeat_interval(self) -> float:
+        """The heartbeat period in use: at most a third of the lease, so that one or two late
+        beats (a stalled process, a slow database) never cost a live worker its job."""
+        return min(self.heartbeat_seconds, self.processing_lease_seconds / 3)
 
     @property
     def model_cache_dir(self) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.harness import Server, wait_job
-from tests.e2e.topology import Topology
+from tests.e2e.topology import Topology, frozen
 
 pytestmark = pytest.mark.e2e
 LOW, HIGH, PROMOTE = 150, 50, 50
@@ -31,7 +31,9 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         for name in ("predictor-1", "predictor-2"):
             world.start(name, "predictor")
         for name in ("worker-1", "worker-2"):
-            world.start(name, "worker", "--concurrency", "1")
+            # The kill test freezes MLflow: jobs must hang there, not time out after
+            # seriesguard's default 5 s and go back to the queue to wait for MLflow.
+            world.start(name, "worker", "--concurrency", "1", MLFLOW_HTTP_REQUEST_TIMEOUT="60")
         world.start("scheduler", "scheduler")
         yield world
     finally:
@@ -182,21 +184,31 @@ def test_mlflow_down_predictions_go_on_and_jobs_wait(topology: Topology) -> None
 
 def test_killed_worker_job_completes_once(topology: Topology) -> None:
     """SIGKILL a worker mid-job: RabbitMQ takes the message back, the reconciler hands the job
-    back after its lease, the other worker trains it, and MLflow holds one version, not two."""
+    back once its lease runs out (its heartbeats died with the process), the other worker
+    trains it, and MLflow holds one version, not two."""
+    assert topology.mlflow is not None
     with topology.servers["api"].client() as http:
-        ids = {f"kill-{i}": _submit(http, f"kill-{i}", seed=i, points=100_000) for i in range(10)}
-        while True:
-            page = http.get("/api/v1/training/jobs", params={"status": "processing"}).json()
-            if page["total"] >= 2:  # both workers (concurrency 1 each) are mid-job
-                break
-            time.sleep(0.005)
-        topology.servers["worker-1"].kill()
+        # Jobs take well under a second: with MLflow frozen, each worker hangs
+        # mid-registration with its job, so the kill surely finds one in hand.
+        with frozen(topology.mlflow):
+            ids = {f"kill-{i}": _submit(http, f"kill-{i}", seed=i) for i in range(4)}
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                page = http.get("/api/v1/training/jobs", params={"status": "processing"}).json()
+                if page["total"] == 2:  # both workers (concurrency 1 each) are mid-job
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the workers never both held a job")
+            topology.servers["worker-1"].kill()
         finished = {s: wait_job(http, j, timeout=300) for s, j in ids.items()}
     assert {j["status"] for j in finished.values()} == {"completed"}, finished
-    assert max(j["attempts"] for j in finished.values()) >= 2  # the killed job was retried
+    retried = {j["job_id"] for j in finished.values() if j["attempts"] >= 2}
+    assert len(retried) == 1, finished  # the killed worker's job, and only it
+    scheduler_log = topology.servers["scheduler"].log_path.read_text()
+    assert all(f"job {job_id} exceeded its lease" in scheduler_log for job_id in retried)
     from mlflow import MlflowClient
 
-    assert topology.mlflow is not None
     uri = topology.mlflow.url  # registry too: an earlier test may have set a global one
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for series, job in finished.items():

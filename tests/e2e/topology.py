@@ -12,8 +12,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,3 +175,16 @@ def _delete_queues(name: str) -> None:
                 channel.queue_delete(queue)
             except Exception:
                 channel = connection.channel()
+
+
+@contextmanager
+def frozen(server: MlflowServer) -> Iterator[None]:
+    """SIGSTOP the MLflow server's process group for the block: every call to it hangs, so a
+    worker that reaches registration stays mid-job (processing) until the block ends. Jobs take
+    well under a second otherwise, too short to catch a worker with one in hand."""
+    assert server.process is not None
+    os.killpg(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(server.process.pid, signal.SIGCONT)

@@ -55,6 +55,8 @@ class Scheduler:
             try:
                 task.action()
                 ran.append(task.name)
+                # per run, at debug: shows which scheduler acts, and that only one does
+                log.debug("ran scheduled task %s", task.name, extra={"task": task.name})
             except Exception:  # one failing task must not stop the others
                 log.exception("scheduled task %s failed", task.name)
         return ran

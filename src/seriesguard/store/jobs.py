@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -11,7 +12,12 @@ from sqlalchemy import func, select, update
 from seriesguard.core.errors import RateLimited
 from seriesguard.core.jobs import Job, JobStatus
 from seriesguard.store.db import SessionFactory
+from seriesguard.store.locks import JobLocks, job_locks_for
 from seriesguard.store.tables import JobRow
+
+# How long a worker waits for another holder of a job's lock: holders only register a version
+# and record it, and a dead holder's lock goes with its connection.
+JOB_LOCK_WAIT_SECONDS = 300.0
 
 
 def _to_job(row: JobRow) -> Job:
@@ -38,8 +44,9 @@ def _to_job(row: JobRow) -> Job:
 
 
 class JobRepository:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, locks: JobLocks | None = None) -> None:
         self._sessions = sessions
+        self._locks = locks or job_locks_for(sessions.kw.get("bind"))
 
     def create(self, job: Job, *, min_interval_seconds: float) -> Job:
         """Insert ``job`` unless the series had a job less than ``min_interval_seconds`` ago."""
@@ -92,14 +99,18 @@ class JobRepository:
         source: Iterable[JobStatus],
         target: JobStatus,
         attempt: int | None = None,
+        updated_before: float | None = None,
         **fields: Any,
     ) -> bool:
         """Move the job to ``target`` only if it is in one of ``source`` (and, with
-        ``attempt``, only if no later claim took it over); True if it moved."""
+        ``attempt``, only if no later claim took it over; with ``updated_before``, only if no
+        heartbeat or other change touched it since); True if it moved."""
         values = {"status": target.value, "updated_at": time.time(), **fields}
         conditions = [JobRow.id == job_id, JobRow.status.in_([s.value for s in source])]
         if attempt is not None:
             conditions.append(JobRow.attempts == attempt)
+        if updated_before is not None:
+            conditions.append(JobRow.updated_at < updated_before)
         with self._sessions.begin() as session:
             result = session.execute(
                 update(JobRow)
@@ -128,6 +139,37 @@ class JobRepository:
                 return None
             row = session.get(JobRow, job_id)
             return None if row is None else _to_job(row)
+
+    def heartbeat(self, held: Mapping[str, int]) -> set[str]:
+        """Renew the lease of each job in ``held`` (job id -> attempt) that is still processing
+        under that attempt; returns the ids renewed (the others were cancelled, finished or
+        taken over). One transaction for all the jobs a worker process has in hand."""
+        renewed = set()
+        with self._sessions.begin() as session:
+            now = time.time()
+            for job_id, attempt in held.items():
+                result = session.execute(
+                    update(JobRow)
+                    .where(
+                        JobRow.id == job_id,
+                        JobRow.status == JobStatus.PROCESSING.value,
+                        JobRow.attempts == attempt,
+                    )
+                    .values(updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(result, "rowcount", 0) == 1:
+                    renewed.add(job_id)
+        return renewed
+
+    @contextmanager
+    def job_lock(
+        self, job_id: str, *, wait_seconds: float = JOB_LOCK_WAIT_SECONDS
+    ) -> Iterator[None]:
+        """Hold the job's lock across processes for the block (see ``store.locks``); raises
+        ``JobLockUnavailable`` (an ``Unavailable``) after ``wait_seconds``."""
+        with self._locks.hold(job_id, wait_seconds=wait_seconds):
+            yield
 
     def unfinished(self) -> list[Job]:
         """Jobs a crash may have left behind, highest priority first."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from seriesguard.core.catalog import SeriesStats
-from seriesguard.core.detectors import detector_class
+from seriesguard.core.detectors import Detector, detector_class
 from seriesguard.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from seriesguard.core.jobs import (
     DEFAULT_PRIORITY,
@@ -23,12 +23,13 @@ from seriesguard.core.jobs import (
     JobStatus,
 )
 from seriesguard.core.series import check_series_id
-from seriesguard.core.validation import PointLimits, validate_training_data
+from seriesguard.core.validation import PointLimits, TrainingData, validate_training_data
 from seriesguard.queue.base import JobQueue
 from seriesguard.registry.base import ModelRegistry, TrainingRecord
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.jobs import JobRepository
 from seriesguard.training.data import TrainingDataStore
+from seriesguard.training.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 MAX_RETRY_DELAY = 60.0  # seconds between two tries of a job whose backend is down
@@ -53,6 +54,7 @@ class TrainingService:
         limits: PointLimits,
         min_interval_seconds: float,
         retry_delay_seconds: float = 5.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._jobs = jobs
         self._catalog = catalog
@@ -62,6 +64,7 @@ class TrainingService:
         self._limits = limits
         self._min_interval = min_interval_seconds
         self._retry_delay = retry_delay_seconds
+        self._heartbeat = heartbeat
 
     def submit(
         self,
@@ -152,18 +155,25 @@ class TrainingService:
 
     def reconcile(self, *, queued_for: float, processing_lease: float) -> int:
         """Republish jobs stuck in ``queued`` (a publish lost between commit and broker) and
-        hand back jobs ``processing`` longer than the lease (their worker died); returns how
-        many were republished. Safe to overlap with workers: claims are compare-and-set and
-        registration is idempotent per job."""
+        hand back jobs ``processing`` whose lease no heartbeat renewed for ``processing_lease``
+        seconds (their worker died); returns how many were republished. Safe to overlap with
+        workers: claims are compare-and-set and registration runs under the job's lock."""
         now = time.time()
-        abandoned = self._jobs.stale(
-            status=JobStatus.PROCESSING, updated_before=now - processing_lease
-        )
+        expired = now - processing_lease
+        abandoned = self._jobs.stale(status=JobStatus.PROCESSING, updated_before=expired)
         stuck = self._jobs.stale(status=JobStatus.QUEUED, updated_before=now - queued_for)
+        # Fenced on the attempt and on the lease still being expired: a heartbeat that lands
+        # between the read and this write keeps the job with its live worker.
         handed_back = [
             job
             for job in abandoned
-            if self._jobs.transition(job.id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED)
+            if self._jobs.transition(
+                job.id,
+                source={JobStatus.PROCESSING},
+                target=JobStatus.QUEUED,
+                attempt=job.attempts,
+                updated_before=expired,
+            )
         ]
         for job in handed_back:
             log.warning("job %s exceeded its lease; back to the queue", job.id)
@@ -178,12 +188,38 @@ class TrainingService:
         if job is None:
             return
         try:
-            self._train(job)
+            with self._holding(job):
+                self._train(job)
         except Unavailable as exc:  # registry or data store down: wait, do not fail the job
             self._retry_later(job, exc)
         except Exception as exc:
             log.exception("training job failed", extra={"job_id": job.id})
             self._fail(job, f"{type(exc).__name__}: {exc}")
+
+    def hand_back_in_hand(self) -> int:
+        """Give the jobs still in hand back to the queue (a worker whose shutdown ran out of
+        time), so another worker takes them at once rather than after the lease; returns how
+        many. Fenced on the attempt, so a job that just finished or moved on is left alone."""
+        if self._heartbeat is None:
+            return 0
+        count = 0
+        for job_id, attempt in self._heartbeat.in_hand().items():
+            job = self._jobs.get(job_id)
+            if job is None or not self._jobs.transition(
+                job_id, source={JobStatus.PROCESSING}, target=JobStatus.QUEUED, attempt=attempt
+            ):
+                continue
+            log.warning("job %s handed back at shutdown", job_id)
+            with suppress(Unavailable):  # broker down: the reconciler publishes it later
+                self._queue.publish(job_id=job_id, priority=job.priority)
+            count += 1
+        return count
+
+    @contextmanager
+    def _holding(self, job: Job) -> Iterator[None]:
+        """Renew the job's processing lease while it is in hand (no heartbeat: no renewal)."""
+        with self._heartbeat.holding(job) if self._heartbeat else nullcontext():
+            yield
 
     def _fail(self, job: Job, error: str) -> None:
         self._jobs.transition(
@@ -205,6 +241,19 @@ class TrainingService:
         )
         if not self._still_mine(job):
             return  # cancelled while fitting, or handed to another worker after our lease
+        # Registration, catalog record and completion of one job never overlap across
+        # processes: a worker that lost its lease and the one that took the job over would
+        # otherwise both find no version and both register one.
+        with self._jobs.job_lock(job.id):
+            if not self._still_mine(job):
+                log.info("job %s was taken over or cancelled; leaving it", job.id)
+                return
+            self._register(job, detector=detector, stats=stats, data=data)
+
+    def _register(
+        self, job: Job, *, detector: Detector, stats: SeriesStats, data: TrainingData
+    ) -> None:
+        """Register the version, record it, complete the job (the caller holds its lock)."""
         version = self._registry.register(
             TrainingRecord(
                 series_id=job.series_id,

@@ -161,7 +161,11 @@ class TrainingService:
         now = time.time()
         expired = now - processing_lease
         abandoned = self._jobs.stale(status=JobStatus.PROCESSING, updated_before=expired)
-        stuck = self._jobs.stale(status=JobStatus.QUEUED, updated_before=now - queued_for)
+        stuck = (
+            self._jobs.stale(status=JobStatus.QUEUED, updated_before=now - queued_for)
+            if self._nothing_waiting()
+            else []
+        )
         # Fenced on the attempt and on the lease still being expired: a heartbeat that lands
         # between the read and this write keeps the job with its live worker.
         handed_back = [
@@ -180,6 +184,17 @@ class TrainingService:
         for job in (*handed_back, *stuck):
             self._queue.publish(job_id=job.id, priority=job.priority)
         return len(handed_back) + len(stuck)
+
+    def _nothing_waiting(self) -> bool:
+        """True when the broker holds no ready message. Only then is a job still ``queued``
+        known to have lost its message: with a backlog (a fleet retrain queues 285k jobs for
+        hours) old queued jobs are simply waiting their turn, and republishing them every
+        period would flood the broker with duplicates. A job whose publish failed therefore
+        waits for the backlog to drain, then goes out; a broker that cannot say waits too."""
+        try:
+            return self._queue.depth() == 0
+        except Unavailable:
+            return False
 
     def run(self, job_id: str) -> None:
         """Worker handler. Safe to call twice for one job: the claim and registration are

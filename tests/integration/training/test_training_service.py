@@ -175,3 +175,17 @@ def test_a_superseded_worker_neither_registers_nor_deletes(parts) -> None:  # ty
     assert [v.job_id for v in registry.list_versions(series_id="lease")] == [job.id]
     assert service.get(job.id).status is JobStatus.COMPLETED
     assert service.get(job.id).attempts == 2
+
+
+def test_reconcile_leaves_queued_jobs_alone_while_the_broker_has_a_backlog(parts) -> None:  # type: ignore[no-untyped-def]
+    """Old queued jobs behind a backlog are waiting, not lost: no duplicate messages."""
+    service, _registry, queue, _catalog = parts
+    ts, vs = points()
+    waiting = service.submit(series_id="w", timestamps=ts, values=vs, config=TrainingConfig())
+    time.sleep(0.05)
+    assert queue.published == [waiting.id]  # its message is still in the broker
+    assert service.reconcile(queued_for=0.01, processing_lease=3600) == 0
+    assert queue.published == [waiting.id]
+    queue.published.clear()  # the broker lost it (or it was never published)
+    assert service.reconcile(queued_for=0.01, processing_lease=3600) == 1
+    assert queue.published == [waiting.id]

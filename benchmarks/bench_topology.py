@@ -39,15 +39,34 @@ def bodies(count: int, points: int) -> list[bytes]:
     ]
 
 
-def post_all(http: httpx.Client, payloads: list[bytes], tag: str) -> tuple[list[str], list[float]]:
+def arrow_bodies(count: int, points: int) -> list[bytes]:
+    """The same windows as Arrow IPC streams (``POST /api/v1/training/{id}/arrow``)."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(points)
+    timestamps = pa.array(1_700_000_000 + 60 * np.arange(points, dtype=np.int64))
+    out = []
+    for _ in range(count):
+        table = pa.table({"timestamp": timestamps, "value": pa.array(rng.normal(0, 1, points))})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        out.append(sink.getvalue().to_pybytes())
+    return out
+
+
+def post_all(
+    http: httpx.Client, payloads: list[bytes], tag: str, *, arrow: bool = False
+) -> tuple[list[str], list[float]]:
     """(job ids, POST latencies in ms), one request at a time."""
     latencies, ids = [], []
+    suffix, media = ("/arrow", ARROW) if arrow else ("", "application/json")
     for index, body in enumerate(payloads):
         began = time.perf_counter()
         answer = http.post(
-            f"/api/v1/training/{tag}-{index}",
+            f"/api/v1/training/{tag}-{index}{suffix}",
             content=body,
-            headers={"content-type": "application/json"},
+            headers={"content-type": media},
         )
         latencies.append((time.perf_counter() - began) * 1000)
         assert answer.status_code == 202, answer.text
@@ -55,11 +74,13 @@ def post_all(http: httpx.Client, payloads: list[bytes], tag: str) -> tuple[list[
     return ids, latencies
 
 
-def latency_only(api: Server, payloads: list[bytes], tag: str) -> list[float]:
+def latency_only(
+    api: Server, payloads: list[bytes], tag: str, *, arrow: bool = False
+) -> list[float]:
     """POST latencies with no worker running (the API alone on the machine); the jobs are
     cancelled afterwards so that they never train."""
     with api.client() as http:
-        ids, latencies = post_all(http, payloads, tag)
+        ids, latencies = post_all(http, payloads, tag, arrow=arrow)
         for job_id in ids:
             assert http.delete(f"/api/v1/training/jobs/{job_id}").status_code == 200
     return latencies
@@ -107,6 +128,9 @@ def cpu_seconds() -> collections.Counter[str]:
     return used
 
 
+ARROW = "application/vnd.apache.arrow.stream"
+
+
 def pct(samples: list[float], q: float) -> float:
     return float(np.percentile(samples, q))
 
@@ -130,6 +154,8 @@ def main() -> None:
             report["post_10k_p50_ms"], report["post_10k_p99_ms"] = pct(lat, 50), pct(lat, 99)
             lat = latency_only(api, large, "post-100k")
             report["post_100k_p50_ms"], report["post_100k_p99_ms"] = pct(lat, 50), pct(lat, 99)
+            lat = latency_only(api, arrow_bodies(20, 100_000), "arrow-100k", arrow=True)
+            report["arrow_100k_p50_ms"], report["arrow_100k_p99_ms"] = pct(lat, 50), pct(lat, 99)
             for name in ("worker-1", "worker-2"):
                 world.start(
                     name,
@@ -163,7 +189,9 @@ def main() -> None:
         f"POST /training (distributed api, no training running): 10k points p50 "
         f"{report['post_10k_p50_ms']:.0f} ms, p99 {report['post_10k_p99_ms']:.0f} ms; 100k "
         f"points p50 {report['post_100k_p50_ms']:.0f} ms, p99 {report['post_100k_p99_ms']:.0f} "
-        f"ms (seed: ~20 ms)\n  10k points while the fleet trains on the same 2 cores: p50 "
+        f"ms (seed: ~20 ms)\n  100k points as an Arrow body: p50 "
+        f"{report['arrow_100k_p50_ms']:.0f} ms, p99 {report['arrow_100k_p99_ms']:.0f} ms"
+        f"\n  10k points while the fleet trains on the same 2 cores: p50 "
         f"{report['post_10k_loaded_p50_ms']:.0f} ms, p99 {report['post_10k_loaded_p99_ms']:.0f} ms"
     )
     ours = cpu.get("api", 0) + cpu.get("workers", 0)

@@ -72,11 +72,18 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+_HTTP_RULES: dict[int, tuple[str, list[str | int]]] = {
+    404: ("route_not_found", ["path"]),
+    405: ("method_not_allowed", ["path"]),
+    415: ("unsupported_media_type", ["header", "content-type"]),
+}
+
+
 async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    rule = {404: "route_not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    rule, loc = _HTTP_RULES.get(exc.status_code, ("http_error", ["path"]))
     return JSONResponse(
-        error_body(rule, ["path"], str(exc.detail)),
+        error_body(rule, loc, str(exc.detail)),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )

@@ -23,7 +23,12 @@ from seriesguard.core.jobs import (
     JobStatus,
 )
 from seriesguard.core.series import check_series_id
-from seriesguard.core.validation import PointLimits, TrainingData, validate_training_data
+from seriesguard.core.validation import (
+    FloatArray,
+    PointLimits,
+    TrainingData,
+    validate_training_data,
+)
 from seriesguard.queue.base import JobQueue
 from seriesguard.registry.base import ModelRegistry, TrainingRecord
 from seriesguard.store.catalog import CatalogRepository
@@ -70,8 +75,8 @@ class TrainingService:
         self,
         *,
         series_id: str,
-        timestamps: Sequence[object],
-        values: Sequence[float],
+        timestamps: Sequence[object] | FloatArray,
+        values: Sequence[float] | FloatArray,
         config: TrainingConfig,
     ) -> Job:
         """Validate, store the data, commit the job row, then publish it (in that order)."""

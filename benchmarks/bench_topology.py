@@ -173,7 +173,10 @@ def main() -> None:
             report["post_10k_loaded_p99_ms"] = pct(lat, 99)
         finally:
             world.stop()
-        embedded = Server(home=Path(tmp) / "embedded").start()
+        embedded = Server(
+            home=Path(tmp) / "embedded",
+            env={"SERIESGUARD_MLFLOW_LOG_RUNS": str(not args.no_runs).lower()},
+        ).start()
         try:
             run(embedded, small[:4], "warmup")
             report["embedded_series_per_s"], _ = run(embedded, small, "fleet")

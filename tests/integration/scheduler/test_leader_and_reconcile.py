@@ -8,26 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine
+from tests.integration.postgres import two_engines
 
 from seriesguard.scheduler.leader import FileLeaderLock, PostgresLeaderLock
 from seriesguard.scheduler.service import PeriodicTask, Scheduler
-from seriesguard.store.db import create_db_engine
-
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture()
-def pg_engines() -> Iterator[tuple[object, object]]:
-    try:
-        with create_engine(SERVER).connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {SERVER} is needed for this test: {exc}")
-    first, second = create_db_engine(SERVER), create_db_engine(SERVER)
-    yield first, second
-    first.dispose()
-    second.dispose()
+def pg_engines() -> Iterator[tuple[Engine, Engine]]:
+    yield from two_engines()
 
 
 def test_postgres_lock_has_one_holder_and_passes_on(pg_engines) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
+from tests.integration.postgres import two_engines
 
 from seriesguard.store.db import create_db_engine, session_factory
 from seriesguard.store.jobs import JobRepository
@@ -23,20 +24,11 @@ from seriesguard.store.locks import (
 )
 
 pytestmark = pytest.mark.integration
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture()
 def engines() -> Iterator[tuple[Engine, Engine]]:
-    try:
-        with create_engine(SERVER).connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {SERVER} is needed for this test: {exc}")
-    first, second = create_db_engine(SERVER), create_db_engine(SERVER)
-    yield first, second
-    first.dispose()
-    second.dispose()
+    yield from two_engines()
 
 
 def repositories(engines: tuple[Engine, Engine]) -> tuple[JobRepository, JobRepository]:

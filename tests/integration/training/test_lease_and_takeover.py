@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from tests.integration.training.recording_queue import RecordingQueue
 
 from seriesguard.core.jobs import JobStatus
 from seriesguard.core.validation import PointLimits
-from seriesguard.queue.base import JobHandler, JobQueue
+from seriesguard.queue.base import JobQueue
 from seriesguard.registry.base import RegisteredVersion, TrainingRecord
 from seriesguard.registry.memory import MemoryRegistry
 from seriesguard.store.catalog import CatalogRepository
@@ -32,23 +33,6 @@ pytestmark = pytest.mark.integration
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 BEAT = 0.05  # heartbeat of these tests; the lease is 20 beats, so a slow beat never matters
 LEASE = 1.0
-
-
-class RecordingQueue(JobQueue):
-    def __init__(self) -> None:
-        self.published: list[str] = []
-
-    def publish(self, *, job_id: str, priority: int) -> None:
-        self.published.append(job_id)
-
-    def start(self, handler: JobHandler) -> None:
-        pass
-
-    def stop(self, *, timeout: float = 30.0) -> None:
-        pass
-
-    def depth(self) -> int:
-        return len(self.published)
 
 
 class GatedRegistry(MemoryRegistry):

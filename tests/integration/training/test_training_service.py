@@ -8,36 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.integration.training.recording_queue import RecordingQueue
 
 from seriesguard.core.errors import Conflict, InvalidInput, RateLimited
 from seriesguard.core.jobs import JobStatus
 from seriesguard.core.validation import PointLimits
-from seriesguard.queue.base import JobHandler, JobQueue
 from seriesguard.registry.memory import MemoryRegistry
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.jobs import JobRepository
 from seriesguard.training.data import LocalDataStore
 from seriesguard.training.service import TrainingConfig, TrainingService
-
-
-class RecordingQueue(JobQueue):
-    """Holds published ids so a test decides when (and how often) they are delivered."""
-
-    def __init__(self) -> None:
-        self.published: list[str] = []
-
-    def publish(self, *, job_id: str, priority: int) -> None:
-        self.published.append(job_id)
-
-    def start(self, handler: JobHandler) -> None:
-        pass
-
-    def stop(self, *, timeout: float = 30.0) -> None:
-        pass
-
-    def depth(self) -> int:
-        return len(self.published)
 
 
 @pytest.fixture()

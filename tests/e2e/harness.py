@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 
 def free_port() -> int:
@@ -117,3 +119,17 @@ def wait_job(client: httpx.Client, job_id: str, *, timeout: float = 120.0) -> di
             return job
         time.sleep(0.1)
     raise TimeoutError(f"job {job_id} not finished after {timeout} s")
+
+
+def submit_training(http: httpx.Client, series: str, *, seed: int, points: int = 10_000) -> str:
+    """POST a training job of ``points`` random values one minute apart; returns its id."""
+    values = np.random.default_rng(seed).normal(0, 1, points).tolist()
+    timestamps = (1_700_000_000 + 60 * np.arange(points)).tolist()
+    answer = http.post(
+        f"/api/v1/training/{series}",
+        content=json.dumps({"timestamps": timestamps, "values": values}),
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 202, answer.text
+    job_id: str = answer.json()["job_id"]
+    return job_id

@@ -10,11 +10,10 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
-import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.harness import Server, wait_job
+from tests.e2e.harness import Server, submit_training, wait_job
 from tests.e2e.topology import Topology, frozen
 
 pytestmark = pytest.mark.e2e
@@ -116,23 +115,10 @@ class _Watcher(threading.Thread):
                 time.sleep(0.05)
 
 
-def _submit(http: httpx.Client, series: str, *, seed: int, points: int = POINTS) -> str:
-    values = np.random.default_rng(seed).normal(0, 1, points).tolist()
-    timestamps = (1_700_000_000 + 60 * np.arange(points)).tolist()
-    answer = http.post(
-        f"/api/v1/training/{series}",
-        content=json.dumps({"timestamps": timestamps, "values": values}),
-        headers={"content-type": "application/json"},
-    )
-    assert answer.status_code == 202, answer.text
-    job_id: str = answer.json()["job_id"]
-    return job_id
-
-
 def test_cancel_queued_never_trains_and_processing_leaves_no_version(topology: Topology) -> None:
     with topology.servers["api"].client() as http:
-        backlog = [_submit(http, f"cancel-backlog-{i}", seed=i) for i in range(8)]
-        last = _submit(http, "cancel-queued", seed=99)
+        backlog = [submit_training(http, f"cancel-backlog-{i}", seed=i) for i in range(8)]
+        last = submit_training(http, "cancel-queued", seed=99)
         assert http.delete(f"/api/v1/training/jobs/{last}").json()["status"] == "cancelled"
         for job_id in backlog:
             wait_job(http, job_id, timeout=300)
@@ -141,7 +127,9 @@ def test_cancel_queued_never_trains_and_processing_leaves_no_version(topology: T
         assert http.get("/api/v1/models/cancel-queued").status_code == 404
 
         for attempt in range(10):  # catch a job while it is processing
-            job_id = _submit(http, f"cancel-running-{attempt}", seed=attempt, points=100_000)
+            job_id = submit_training(
+                http, f"cancel-running-{attempt}", seed=attempt, points=100_000
+            )
             while (
                 status := http.get(f"/api/v1/training/jobs/{job_id}").json()["status"]
             ) == "queued":
@@ -172,7 +160,7 @@ def test_mlflow_down_predictions_go_on_and_jobs_wait(topology: Topology) -> None
             answer = http.post("/api/v1/predict/topo-000", json={"timestamp": 0, "value": 0.0})
             assert answer.json()["model_info"]["loaded_from"] in ("memory", "cache")
         with topology.servers["api"].client() as http:
-            job_id = _submit(http, "during-outage", seed=7)
+            job_id = submit_training(http, "during-outage", seed=7)
             time.sleep(4)
             job = http.get(f"/api/v1/training/jobs/{job_id}").json()
             assert job["status"] in ("queued", "processing"), job
@@ -191,7 +179,7 @@ def test_killed_worker_job_completes_once(topology: Topology) -> None:
         # Jobs take well under a second: with MLflow frozen, each worker hangs
         # mid-registration with its job, so the kill surely finds one in hand.
         with frozen(topology.mlflow):
-            ids = {f"kill-{i}": _submit(http, f"kill-{i}", seed=i) for i in range(4)}
+            ids = {f"kill-{i}": submit_training(http, f"kill-{i}", seed=i) for i in range(4)}
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 page = http.get("/api/v1/training/jobs", params={"status": "processing"}).json()

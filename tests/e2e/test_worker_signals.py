@@ -14,14 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
-from tests.e2e.harness import Server, wait_job
+from tests.e2e.harness import Server, submit_training, wait_job
 from tests.e2e.topology import Topology, frozen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-POINTS = 10_000
 LEASE_SECONDS = 6
 RECONCILE = "ran scheduled task reconcile_jobs"
 TOOK_LEADERSHIP = "scheduler took leadership"
@@ -55,7 +53,7 @@ def test_worker_sigterm_mid_job_leaves_each_job_completed_once(world: Topology) 
     worker = world.servers["worker-1"]
     with world.servers["api"].client() as http:
         with frozen(world.mlflow):
-            ids = {f"term-{i}": _submit(http, f"term-{i}", seed=i) for i in range(4)}
+            ids = {f"term-{i}": submit_training(http, f"term-{i}", seed=i) for i in range(4)}
             _wait_for(lambda: _processing(http) == 2, what="both workers to hold a job")
             time.sleep(2 * LEASE_SECONDS)  # the jobs outlive their lease, renewed by heartbeats
             assert _processing(http) == 2
@@ -95,19 +93,6 @@ def _exited_cleanly(server: Server) -> bool:
     re-raises the SIGTERM it handled once shut down, hence -SIGTERM)."""
     assert server.process is not None
     return server.process.returncode in (0, -signal.SIGTERM)
-
-
-def _submit(http: httpx.Client, series: str, *, seed: int) -> str:
-    values = np.random.default_rng(seed).normal(0, 1, POINTS).tolist()
-    timestamps = (1_700_000_000 + 60 * np.arange(POINTS)).tolist()
-    answer = http.post(
-        f"/api/v1/training/{series}",
-        content=json.dumps({"timestamps": timestamps, "values": values}),
-        headers={"content-type": "application/json"},
-    )
-    assert answer.status_code == 202, answer.text
-    job_id: str = answer.json()["job_id"]
-    return job_id
 
 
 def _processing(http: httpx.Client) -> int:

@@ -259,13 +259,11 @@ class TrainingService:
         stats = SeriesStats(
             mean=float(np.mean(data.values)), std=float(np.std(data.values)), n_points=len(data)
         )
-        if not self._still_mine(job):
-            return  # cancelled while fitting, or handed to another worker after our lease
         # Registration, catalog record and completion of one job never overlap across
         # processes: a worker that lost its lease and the one that took the job over would
         # otherwise both find no version and both register one.
         with self._jobs.job_lock(job.id):
-            if not self._still_mine(job):
+            if not self._still_mine(job):  # cancelled while fitting, or taken over
                 log.info("job %s was taken over or cancelled; leaving it", job.id)
                 return
             self._register(job, detector=detector, stats=stats, data=data)

@@ -13,7 +13,7 @@ from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.core.errors import Unavailable
 from seriesguard.core.jobs import JobStatus
 from seriesguard.core.series import check_series_id
-from seriesguard.runtime import Role, Runtime
+from seriesguard.runtime import Role
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=FastJsonRoute)
 
@@ -47,12 +47,8 @@ async def queue(runtime: RuntimeDep) -> dict[str, Any]:
         answer["ready_messages"] = await run_in_threadpool(runtime.queue.depth)
     except Unavailable as exc:
         answer |= {"ready_messages": None, "broker_error": exc.message}
+    counts = await run_in_threadpool(runtime.jobs.count_by_status)
     answer["jobs"] = {
-        status.value: await run_in_threadpool(_count, runtime, status)
-        for status in (JobStatus.QUEUED, JobStatus.PROCESSING)
+        s.value: counts.get(s.value, 0) for s in (JobStatus.QUEUED, JobStatus.PROCESSING)
     }
     return answer
-
-
-def _count(runtime: Runtime, status: JobStatus) -> int:
-    return runtime.jobs.list_jobs(status=status, limit=1)[1]

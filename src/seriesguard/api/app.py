@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from seriesguard import __version__
 from seriesguard.api import errors
 from seriesguard.api.body_limit import BodyLimitMiddleware
-from seriesguard.api.routes import admin, health, models, plot, predict, training
+from seriesguard.api.routes import admin, batch, health, models, plot, predict, training
 from seriesguard.observability.logging import configure_logging
 from seriesguard.runtime import ALL_IN_ONE, Role, Runtime, build_runtime
 from seriesguard.settings import Settings
@@ -46,6 +46,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         for router in (training.router, models.router, plot.router):
             app.include_router(router)
     if Role.PREDICTOR in runtime.roles:
+        app.include_router(batch.router)  # before predict: "/batch" is not a series id
         app.include_router(predict.router)
     if runtime.roles & {Role.API, Role.PREDICTOR}:
         app.include_router(admin.router)

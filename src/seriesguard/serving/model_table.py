@@ -5,18 +5,32 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seriesguard.core.detectors import Detector
+from seriesguard.serving.scorer import Scorer, production_scorer
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LoadedModel:
     series_id: str
     version: int
     detector: Detector
     origin: str  # where it was loaded from: catalog, mlflow or cache
     size_bytes: int
+    # Built once: a hit on the hot path returns it without allocating anything.
+    resident: Scorer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.resident = production_scorer(
+            self.detector, version=self.version, origin=self.origin, loaded_from="memory"
+        )
+
+    def first_answer(self) -> Scorer:
+        """The scorer of the request that loaded the model: says where it came from."""
+        return production_scorer(
+            self.detector, version=self.version, origin=self.origin, loaded_from=self.origin
+        )
 
 
 class ModelTable:

@@ -5,59 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
 
 from seriesguard.core.catalog import ServingEntry
 from seriesguard.core.detectors import (
-    Detector,
     ZScoreDetector,
     detector_from_bytes,
     detector_from_params,
 )
-from seriesguard.core.series import version_label
 from seriesguard.registry.base import ModelRegistry, RegistryUnavailable
 from seriesguard.serving.disk_cache import DiskModelCache
 from seriesguard.serving.model_table import LoadedModel, ModelTable
+from seriesguard.serving.scorer import ModelInfo, Scorer
 from seriesguard.store.catalog import CatalogRepository
 
 log = logging.getLogger(__name__)
-FloatArray = npt.NDArray[np.float64]
 
-# origin of a model -> (model_info.type, confidence)
-_KIND = {
-    "catalog": ("mlflow_trained", "high"),
-    "mlflow": ("mlflow_trained", "high"),
-    "cache": ("cached_mlflow", "medium"),
-}
 FALLBACK_SIGMA = 3.0
 MAX_CACHED_FALLBACKS = 100_000
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    version: str
-    stage: str
-    type: str
-    loaded_from: str
-    confidence: str
-
-
-@dataclass(frozen=True)
-class Scorer:
-    """A detector with the facts the response reports about it."""
-
-    detector: Detector
-    info: ModelInfo
-
-    def score_one(self, value: float, timestamp: float) -> tuple[bool, float]:
-        score = self.detector.score_one(value, timestamp)
-        return score > self.detector.threshold, score
-
-    def score_many(self, values: FloatArray, timestamps: FloatArray) -> tuple[FloatArray, float]:
-        return self.detector.score(values, timestamps), self.detector.threshold
 
 
 class Predictor:
@@ -130,14 +94,14 @@ class Predictor:
     def resident_scorer(self, series_id: str) -> Scorer | None:
         """Memory only: no I/O, safe to call on the event loop."""
         model = self.table.get(series_id)
-        return None if model is None else _scorer(model, loaded_from="memory")
+        return None if model is None else model.resident
 
     def load_scorer(self, series_id: str) -> Scorer:
         """The rest of the chain after memory; may touch the DB, MLflow or the disk."""
         if not self.table.known_absent(series_id):
             model = self._load(series_id)
             if model is not None:
-                return _scorer(model, loaded_from=model.origin)
+                return model.first_answer()
             self.table.mark_absent(series_id, for_seconds=self._negative)
         return self._fallback(series_id)
 
@@ -211,15 +175,3 @@ class Predictor:
             confidence="low",
         )
         return Scorer(detector=detector, info=info)
-
-
-def _scorer(model: LoadedModel, *, loaded_from: str) -> Scorer:
-    kind, confidence = _KIND[model.origin]
-    info = ModelInfo(
-        version=version_label(model.version),
-        stage="production",
-        type=kind,
-        loaded_from=loaded_from,
-        confidence=confidence,
-    )
-    return Scorer(detector=model.detector, info=info)

@@ -321,27 +321,6 @@ def cancel(job_id: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
 
 
 @app.command()
-def models(
-    series: Annotated[str | None, typer.Argument(help="Show the versions of this series.")] = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    prefix: Annotated[str | None, typer.Option(help="Only series ids starting so.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
-) -> None:
-    """List series with models, or the versions and stages of one series."""
-    with api(url, token) as client:
-        if series is None:
-            page = client.models(limit=limit, offset=offset, prefix=prefix)
-            table = _table(_page_title("series", page), SERIES_FIELDS, page["items"])
-        else:
-            detail = client.model(series)
-            title = f"{detail['series_id']} ({detail['registered_model']})"
-            table = _table(title, VERSION_FIELDS, detail["versions"])
-    Console().print(table)
-
-
-@app.command()
 def promote(
     series: str,
     version: str,
@@ -377,3 +356,9 @@ def reload(series: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Make the predictor load the series' production model now."""
     with api(url, token) as client:
         emit_json(client.reload(series))
+
+
+# Last: the models group reuses the helpers above (table rendering, error reporting).
+from seriesguard.cli_models import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SIGMA = 3.0
 MAX_CACHED_FALLBACKS = 100_000
+CATALOG_PAGE = 20_000
 
 
 class Predictor:
@@ -57,16 +58,21 @@ class Predictor:
         return loaded
 
     def poll_catalog(self) -> int:
-        """Apply catalog changes since the last poll (lazy invalidation); returns changes."""
+        """Apply catalog changes since the last poll (lazy invalidation); returns changes.
+        Pages through the catalog, so the first poll is the whole warm load."""
+        applied = 0
         with self._poll_lock:
-            changes = self._catalog.changes_since(self._revision)
-            for change in changes:
-                if change.entry is None:
-                    self.table.drop(change.series_id)
-                else:
-                    self._install(change.entry)
-                self._revision = max(self._revision, change.revision)
-            return len(changes)
+            while True:
+                changes = self._catalog.changes_since(self._revision, limit=CATALOG_PAGE)
+                for change in changes:
+                    if change.entry is None:
+                        self.table.drop(change.series_id)
+                    else:
+                        self._install(change.entry, size_bytes=change.params_bytes)
+                    self._revision = max(self._revision, change.revision)
+                applied += len(changes)
+                if len(changes) < CATALOG_PAGE:
+                    return applied
 
     def reload(self, series_id: str) -> LoadedModel | None:
         """Eager reload (admin API): forget what is in memory and load it again now."""
@@ -74,17 +80,18 @@ class Predictor:
         entry = self._catalog.serving_entry(series_id)
         return self._install(entry) if entry else self._load_from_registry(series_id)
 
-    def _install(self, entry: ServingEntry) -> LoadedModel:
+    def _install(self, entry: ServingEntry, *, size_bytes: int | None = None) -> LoadedModel:
         detector = detector_from_params(entry.algorithm, entry.params)
         model = LoadedModel(
             series_id=entry.series_id,
             version=entry.version,
             detector=detector,
             origin="catalog",
-            size_bytes=len(detector.to_bytes()),
+            size_bytes=len(detector.to_bytes()) if size_bytes is None else size_bytes,
         )
         self.table.put(model)
-        self._fallbacks.pop(model.series_id, None)
+        if self._fallbacks:
+            self._fallbacks.pop(model.series_id, None)
         return model
 
     def scorer(self, series_id: str) -> Scorer:

@@ -13,7 +13,7 @@ from seriesguard.core.detectors.base import Detector, FloatArray, positive_float
 DEFAULT_THRESHOLD_SIGMA = 3.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ZScoreDetector(Detector):
     mean: float
     std: float
@@ -32,7 +32,8 @@ class ZScoreDetector(Detector):
 
     @classmethod
     def check_hyperparameters(cls, hyperparameters: Mapping[str, Any]) -> None:
-        super().check_hyperparameters(hyperparameters)
+        # Named: slots=True makes a new class, which zero-argument super() does not know.
+        super(ZScoreDetector, cls).check_hyperparameters(hyperparameters)
         positive_float(hyperparameters, "threshold_sigma", DEFAULT_THRESHOLD_SIGMA)
 
     def score(self, values: FloatArray, timestamps: FloatArray) -> FloatArray:
@@ -43,6 +44,12 @@ class ZScoreDetector(Detector):
 
     def score_one(self, value: float, timestamp: float) -> float:
         return abs(value - self.mean) / self.std if self.std > 0 else 0.0
+
+    def check(self) -> None:
+        if not self.std > 0:
+            raise ValueError(f"std must be > 0, got {self.std}")
+        if not self.threshold_sigma > 0:
+            raise ValueError(f"threshold_sigma must be > 0, got {self.threshold_sigma}")
 
     @property
     def threshold(self) -> float:

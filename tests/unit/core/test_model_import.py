@@ -1,0 +1,57 @@
+"""The rules of an import record: every error names the line and the field."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from seriesguard.core.errors import InvalidInput
+from seriesguard.core.model_import import parse_record, parse_stage
+from seriesguard.core.stages import Stage
+
+GOOD = {"series_id": "s1", "params": {"mean": 1.0, "std": 2.0, "threshold_sigma": 3.0}}
+
+
+def parse(document: object, line: int = 7):  # type: ignore[no-untyped-def]
+    return parse_record(document, line=line, default_algorithm="statistical")
+
+
+def test_good_record_builds_the_detector_and_a_stable_import_id() -> None:
+    record = parse(GOOD)
+    assert record.series_id == "s1" and record.detector.threshold == 3.0
+    assert record.job_id == parse(dict(GOOD)).job_id and len(record.job_id) <= 36
+    other = parse({**GOOD, "params": {"mean": 1.5, "std": 2.0}})
+    assert other.job_id != record.job_id
+
+
+@pytest.mark.parametrize(
+    ("document", "rule", "loc"),
+    [
+        ([1, 2], "record_type", ("line", 7)),
+        ({**GOOD, "extra": 1}, "unknown_field", ("line", 7, "extra")),
+        ({"params": GOOD["params"]}, "missing_field", ("line", 7, "series_id")),
+        ({**GOOD, "series_id": "no spaces"}, "series_id_pattern", ("line", 7, "series_id")),
+        ({"series_id": "s1"}, "missing_field", ("line", 7, "params")),
+        ({**GOOD, "algorithm": "nope"}, "unknown_algorithm", ("line", 7, "algorithm")),
+        ({**GOOD, "params": {"mean": 1.0}}, "model_params", ("line", 7, "params")),
+        ({**GOOD, "params": {"mean": 1.0, "std": 0.0}}, "model_params", ("line", 7, "params")),
+        (
+            {**GOOD, "params": {"mean": math.inf, "std": 1.0}},
+            "model_params",
+            ("line", 7, "params", "mean"),
+        ),
+        ({**GOOD, "metrics": {"f1": "high"}}, "field_type", ("line", 7, "metrics", "f1")),
+    ],
+)
+def test_bad_records_name_rule_and_place(document: object, rule: str, loc: tuple) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InvalidInput) as caught:
+        parse(document)
+    assert (caught.value.rule, caught.value.loc) == (rule, loc)
+
+
+def test_stage_is_production_or_staging() -> None:
+    assert parse_stage("Production") is Stage.PRODUCTION
+    assert parse_stage("staging") is Stage.STAGING
+    with pytest.raises(InvalidInput, match="not 'archived'"):
+        parse_stage("archived")

@@ -35,7 +35,7 @@ def write_import_file(path: Path, *, start: int, stop: int, seed: int = 0) -> No
             out.write(json.dumps({"series_id": series, "params": params}) + "\n")
 
 
-class _Quiet:
+class Quiet:
     """Progress of an import, printed every 50,000 models."""
 
     def __init__(self) -> None:
@@ -73,7 +73,7 @@ def build_fleet(home: Path, n: int, *, seed: int = 0) -> list[str]:
             stage_name="production",
             default_algorithm="statistical",
             chunk_size=5000,
-            progress=_Quiet(),
+            progress=Quiet(),
         )
         source.unlink()
         seconds = time.perf_counter() - started

@@ -80,6 +80,14 @@ def import_models(
         str, typer.Option(help="Algorithm of records that do not name one.")
     ] = "statistical",
     chunk_size: Annotated[int, typer.Option(min=1, max=100_000, help="Models per batch.")] = 5000,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk/--no-bulk",
+            help="Write new series straight into the registry's tables when it is a database "
+            "reachable from here; --no-bulk registers every model through the registry API.",
+        ),
+    ] = True,
     home: Home = None,
 ) -> None:
     """Import fitted models (e.g. a fleet migrating from another system) into the registry
@@ -99,12 +107,13 @@ def import_models(
                 default_algorithm=algorithm,
                 chunk_size=chunk_size,
                 progress=_Bar(progress),
+                use_bulk=bulk,
             )
     except DomainError as exc:
         fail(exc.rule, exc.loc, exc.message)
-    bulk = f" ({report.bulk:,} in bulk)" if report.bulk else ""
+    in_bulk = f" ({report.bulk:,} in bulk)" if report.bulk else ""
     typer.echo(
-        f"imported {report.imported:,} model(s){bulk}, {report.unchanged:,} already there, "
+        f"imported {report.imported:,} model(s){in_bulk}, {report.unchanged:,} already there, "
         f"in {report.seconds:.1f} s ({report.per_second:,.0f}/s)"
     )
 
@@ -127,6 +136,8 @@ class _Bar:
         self._task: Any = None
 
     def phase(self, description: str, total: int | None) -> None:
+        if self._task is not None:  # the previous phase is over
+            self._progress.update(self._task, total=1, completed=1)
         self._task = self._progress.add_task(description, total=total)
 
     def advance(self, done: int) -> None:

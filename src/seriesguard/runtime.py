@@ -169,6 +169,8 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         experiment_name=settings.experiment_name,
         breaker_policy=settings.breaker_policy(),
         log_runs=settings.mlflow_log_runs,
+        # Only a miss of the predictor asks the registry: don't import MLflow until then.
+        deferred=not roles & {Role.API, Role.WORKER},
     )
     queue = create_queue(
         broker_url=settings.broker_url,

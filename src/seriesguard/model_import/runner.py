@@ -30,6 +30,7 @@ def run_import(
     default_algorithm: str,
     chunk_size: int,
     progress: Progress,
+    use_bulk: bool = True,
 ) -> ImportReport:
     stage = parse_stage(stage_name)
     progress.phase("checking the file", None)
@@ -39,7 +40,7 @@ def run_import(
     try:
         upgrade(runtime.engine)
         runtime.registry.prepare()
-        bulk = _bulk_writer(settings)
+        bulk = _bulk_writer(settings) if use_bulk else None
         importer = ModelImporter(
             registry=runtime.registry,
             catalog=runtime.catalog,

@@ -21,18 +21,29 @@ def create_registry(
     experiment_name: str,
     breaker_policy: BreakerPolicy | None = None,
     log_runs: bool = True,
+    deferred: bool = False,
 ) -> ModelRegistry:
-    """``memory://`` -> in-process stub; anything else (sqlite, postgresql, http...) -> MLflow."""
+    """``memory://`` -> in-process stub; anything else (sqlite, postgresql, http...) -> MLflow.
+    ``deferred``: MLflow is imported and opened on the first call (predictor processes)."""
     if tracking_uri.startswith(MEMORY_URI):
         from seriesguard.registry.memory import MemoryRegistry
 
         return MemoryRegistry()
-    from seriesguard.registry.mlflow_registry import MlflowRegistry
+    breaker = (breaker_policy or BreakerPolicy()).make("mlflow", clock=time.monotonic)
 
-    return MlflowRegistry(
-        tracking_uri=tracking_uri,
-        artifact_root=artifact_root,
-        experiment_name=experiment_name,
-        breaker=(breaker_policy or BreakerPolicy()).make("mlflow", clock=time.monotonic),
-        log_runs=log_runs,
-    )
+    def make() -> ModelRegistry:
+        from seriesguard.registry.mlflow_registry import MlflowRegistry
+
+        return MlflowRegistry(
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            experiment_name=experiment_name,
+            breaker=breaker,
+            log_runs=log_runs,
+        )
+
+    if deferred:
+        from seriesguard.registry.deferred import DeferredRegistry
+
+        return DeferredRegistry(make, breaker=breaker)
+    return make()

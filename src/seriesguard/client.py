@@ -18,6 +18,14 @@ from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
+import orjson
+
+from seriesguard.client_arrow import (
+    ARROW_MEDIA_TYPE,
+    ArrowBatchAnswer,
+    decode_arrow_answer,
+    encode_arrow_batch,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 FINISHED_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -211,9 +219,46 @@ class SeriesguardClient:
         return self._call("POST", f"/api/v1/predict/{_seg(series_id)}", json=body)
 
     def predict_batch(self, series: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """Score many series at once; each item is ``{series_id, timestamps, values}``."""
-        body = {"series": [dict(item) for item in series]}
-        return self._call("POST", "/api/v1/predict/batch", json=body)
+        """Score many series at once; each item is ``{series_id, timestamps, values}``, the
+        lists as Python sequences or numpy arrays. orjson writes and reads the body: for a
+        million points the standard library takes several times longer."""
+        body = orjson.dumps(
+            {"series": [dict(item) for item in series]}, option=orjson.OPT_SERIALIZE_NUMPY
+        )
+        # orjson writes NaN and infinity as null; in a list of points that can only be one.
+        if b"[null" in body or b",null" in body:
+            raise SeriesguardError(
+                0, "finite_values", ("body",), "JSON cannot carry NaN, infinity or None values"
+            )
+        response = self._send(
+            "POST",
+            "/api/v1/predict/batch",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        return _json_object(response)
+
+    def predict_batch_arrow(self, points: Any) -> ArrowBatchAnswer:
+        """Score many points of many series, sent and answered as Arrow IPC streams.
+
+        ``points`` is a ``pyarrow.Table`` (or record batch) with columns ``series_id``,
+        ``timestamp`` and ``value``, or a mapping of those names to sequences or numpy arrays;
+        rows in any order. Text series ids are dictionary-encoded before sending (a few bytes
+        per point instead of the whole id). The answer's table has one row per point sent,
+        in the order sent. Needs pyarrow.
+        """
+        response = self._send(
+            "POST",
+            "/api/v1/predict/batch",
+            content=encode_arrow_batch(points),
+            headers={"Content-Type": ARROW_MEDIA_TYPE, "Accept": ARROW_MEDIA_TYPE},
+        )
+        try:
+            return decode_arrow_answer(response.content)
+        except ValueError as exc:
+            raise SeriesguardError(
+                response.status_code, "unexpected_response", (), str(exc)
+            ) from exc
 
     def reload(self, series_id: str) -> dict[str, Any]:
         return self._call("POST", f"/api/v1/admin/reload/{_seg(series_id)}")
@@ -245,10 +290,14 @@ class SeriesguardClient:
         *,
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One request; every failure leaves as :class:`SeriesguardError`."""
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            response = self._http.request(
+                method, path, json=json, params=params, content=content, headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(
                 0, "timeout", (), f"{self.base_url} did not answer in time ({exc})"
@@ -316,7 +365,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     if not response.content:
         return {}
     try:
-        body = response.json()
+        body = orjson.loads(response.content)  # several times faster on large answers
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from seriesguard.core.detectors import Detector, detector_class
@@ -33,7 +34,7 @@ class ImportedModel:
     metrics: dict[str, float] = field(default_factory=dict)
     line: int = 0
 
-    @property
+    @cached_property  # asked per file, row and catalog entry: hash once
     def job_id(self) -> str:
         """Stands in for the training job: the same model imported twice is one version."""
         document = json.dumps([self.detector.algorithm, self.detector.params()], sort_keys=True)

@@ -6,6 +6,11 @@ the first registry built in a process sets them, and both give way to the user's
 HTTP: MLflow's defaults (120 s timeout, 7 retries with back-off) would hold a request for
 minutes when the tracking server is down.
 
+SQLite (embedded mode): MLflow opens its SQLite database in the default rollback-journal mode
+with ``synchronous=FULL``: every commit syncs the journal and the file to disk, and one
+registration commits ~10 times (~16 ms of its ~37 ms, measured). :func:`tune_sqlite_engines`
+gives MLflow's engines what the metadata DB already has: WAL and ``synchronous=NORMAL``.
+
 S3: MLflow builds its S3/MinIO client with botocore's defaults (60 s connect and read timeouts,
 3 attempts) and has no setting for them: an S3 that accepts connections but never answers held
 one ``register`` for 184 s (measured, MLflow 3.17.2, botocore 1.44). MLflow makes its clients
@@ -23,6 +28,8 @@ import sys
 from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, event
 
 
 def set_client_defaults(
@@ -96,3 +103,30 @@ def bound_s3_client(*, timeout_seconds: float, max_attempts: int) -> bool:
             core.set_default_client_config(Config(**options))
             return True
     return False
+
+
+def tune_sqlite_engines(client: Any) -> int:
+    """WAL and ``synchronous=NORMAL`` on every connection of the SQLite engines behind an
+    ``MlflowClient``'s tracking and registry stores (opening them, as its first call would);
+    returns how many engines were tuned now. A commit then survives a crash of the process,
+    as the metadata DB's do; only an OS crash or power loss may take back the last ones.
+    Connections already pooled are dropped so that none goes on without the settings."""
+    stores = (client._tracking_client.store, client._get_registry_client().store)
+    tuned = 0
+    for engine in {id(e): e for e in (getattr(s, "engine", None) for s in stores) if e}.values():
+        if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+            continue
+        if not event.contains(engine, "connect", _sqlite_pragmas):
+            event.listen(engine, "connect", _sqlite_pragmas)
+            engine.dispose()
+            tuned += 1
+    return tuned
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file; cheap to repeat
+        cursor.execute("PRAGMA synchronous=NORMAL")  # per connection
+    finally:
+        cursor.close()

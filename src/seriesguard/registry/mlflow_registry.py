@@ -43,10 +43,10 @@ from seriesguard.registry.base import (
     RegistryUnavailable,
     TrainingRecord,
 )
-from seriesguard.registry.mlflow_defaults import set_client_defaults
+from seriesguard.registry.mlflow_defaults import set_client_defaults, tune_sqlite_engines
 from seriesguard.registry.mlflow_store import probe_database
 from seriesguard.registry.mlflow_writes import log_run, write_model_without_run
-from seriesguard.registry.pyfunc_model import DETECTOR_FILE, PyfuncTemplate
+from seriesguard.registry.pyfunc_model import DETECTOR_FILE, PyfuncTemplate, inline_detector
 
 T = TypeVar("T")
 
@@ -173,7 +173,9 @@ class MlflowRegistry(ModelRegistry):
             if self._mlflow is None:
                 if _is_database(self._uri):
                     probe_database(self._uri, connect_timeout=self._connect_timeout)
-                self._mlflow = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
+                client = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
+                tune_sqlite_engines(client)  # WAL + synchronous=NORMAL; touches only SQLite
+                self._mlflow = client
             return self._mlflow
 
     def _registry(self) -> Any:
@@ -296,11 +298,20 @@ class MlflowRegistry(ModelRegistry):
             if source is None:
                 raise NotFound(f"series {series_id!r} has no version {version}")
             with tempfile.TemporaryDirectory(prefix="seriesguard-model-") as folder:
-                uri = f"{str(source).rstrip('/')}/{DETECTOR_FILE}"
-                local = download_artifacts(
-                    artifact_uri=uri, dst_path=folder, tracking_uri=self._uri
-                )
-                return Path(local).read_bytes()
+                return self._download_detector(str(source).rstrip("/"), Path(folder))
+
+    def _download_detector(self, source: str, folder: Path) -> bytes:
+        """The data file; bulk-imported models keep the detector in the MLmodel instead."""
+        mlmodel = download_artifacts(
+            artifact_uri=f"{source}/MLmodel", dst_path=str(folder), tracking_uri=self._uri
+        )
+        inline = inline_detector(Path(mlmodel))
+        if inline is not None:
+            return inline
+        local = download_artifacts(
+            artifact_uri=f"{source}/{DETECTOR_FILE}", dst_path=str(folder), tracking_uri=self._uri
+        )
+        return Path(local).read_bytes()
 
     def register(self, record: TrainingRecord) -> RegisteredVersion:
         name = model_name(record.series_id)

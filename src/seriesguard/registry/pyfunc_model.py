@@ -63,9 +63,26 @@ def _epoch_seconds(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
     return parse_timestamps(column.tolist())
 
 
+INLINE_KEY = "seriesguard_detector"  # MLmodel metadata of bulk-imported models (no data file)
+
+
 def _load_pyfunc(data_path: str) -> DetectorPyfunc:
-    """Entry point MLflow calls with the path of the model's data file."""
-    return DetectorPyfunc(detector_from_bytes(Path(data_path).read_bytes()))
+    """Entry point MLflow calls with the path of the model's data file, or with the model
+    directory when the detector sits in the MLmodel's metadata (bulk-imported models)."""
+    path = Path(data_path)
+    blob = inline_detector(path / "MLmodel") if path.is_dir() else path.read_bytes()
+    if blob is None:
+        raise ValueError(f"{path} holds no seriesguard detector")
+    return DetectorPyfunc(detector_from_bytes(blob))
+
+
+def inline_detector(mlmodel: Path) -> bytes | None:
+    """The detector kept in an MLmodel's metadata, if it has one."""
+    from mlflow.models import Model
+
+    metadata = Model.load(str(mlmodel)).metadata or {}
+    value = metadata.get(INLINE_KEY)
+    return value.encode() if isinstance(value, str) else None
 
 
 def requirements() -> list[str]:

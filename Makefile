@@ -29,6 +29,8 @@ lint: $(STAMP)
 # benchmarks/.fleet and reused by the serving benchmark.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fleet.py --fresh
+	$(BIN)/python benchmarks/bench_serving.py --home benchmarks/.fleet
+	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_registration.py

@@ -1,121 +1,146 @@
-"""Predict latency: in process (lookup + score) and over HTTP at light load.
+"""Predict latency without load: in process (lookup + score) and one HTTP client at a time.
 
-In process: the predictor's model table warm-loaded with N production models, timing
-`scorer(series).score_one(...)` per call over random series. Baseline in the same run: the
-seed's predictor path for the same model, `mlflow.pyfunc` `predict` on a one-row DataFrame.
-Over HTTP: sequential single predicts (one client, light load) against the real server.
+A fleet of production models (``--series``, default 1,000) is imported into a temporary home.
+In process: the predictor's model table warm-loaded from it, timing
+``resident_scorer(series).score_one(...)`` over random series. Baseline in the same run: the
+seed's predictor path for one model already in its cache, ``mlflow.pyfunc`` ``predict`` on a
+one-row DataFrame. Over HTTP: sequential single predicts (one client, keep-alive) against a
+real ``seriesguard predictor``; baseline, the bare liveness endpoint of the same server.
+Throughput and latency under load are ``bench_serving.py``'s.
 
-    .venv/bin/python benchmarks/bench_predict.py [--series 1000] [--calls 20000]
+    .venv/bin/python benchmarks/bench_predict.py [--series 1000] [--calls 5000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.harness import Server, wait_job
+from benchmarks.fleet import build_fleet
+from benchmarks.results import Figure, publish
+from benchmarks.serving_procs import ServerProcess, free_port
 
 
-def pct(samples: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(samples), q))
+def percentiles_us(samples: list[float]) -> tuple[float, float]:
+    values = np.asarray(samples) * 1e6
+    return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=5000)
-    args = parser.parse_args()
-    rng = np.random.default_rng(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        server = Server(home=home).start()
-        try:
-            with server.client() as http:
-                ts = (1_600_000_000 + 60 * np.arange(10_000)).tolist()
-                job = http.post(
-                    "/api/v1/training/bench",
-                    json={"timestamps": ts, "values": rng.normal(0, 1, 10_000).tolist()},
-                ).json()
-                wait_job(http, job["job_id"])
-                http.post("/api/v1/models/bench/versions/1/promote", json={})
-                http_samples = []
-                for i in range(args.calls):
-                    start = time.perf_counter()
-                    http.post(
-                        "/api/v1/predict/bench",
-                        json={"timestamp": 1_700_000_000 + i, "value": float(rng.normal())},
-                    )
-                    http_samples.append((time.perf_counter() - start) * 1000)
-                bare = []
-                for _ in range(args.calls):
-                    start = time.perf_counter()
-                    http.get("/api/v1/liveness")
-                    bare.append((time.perf_counter() - start) * 1000)
-        finally:
-            server.stop()
-        in_process = _in_process(home, args.calls)
-        seed = _seed_pyfunc(home, min(args.calls, 2000))
-    report = {
-        "in_process_p50_us": pct(in_process, 50) * 1000,
-        "in_process_p99_us": pct(in_process, 99) * 1000,
-        "seed_pyfunc_p50_us": pct(seed, 50) * 1000,
-        "seed_pyfunc_p99_us": pct(seed, 99) * 1000,
-        "http_p50_ms": pct(http_samples, 50),
-        "http_p99_ms": pct(http_samples, 99),
-        "http_bare_endpoint_p50_ms": pct(bare, 50),
-        "http_bare_endpoint_p99_ms": pct(bare, 99),
-    }
-    r = report
-    lines = [
-        f"in process (lookup + score): p50 {r['in_process_p50_us']:.1f} us, "
-        f"p99 {r['in_process_p99_us']:.1f} us",
-        f"  baseline, seed path mlflow.pyfunc predict on 1 row: "
-        f"p50 {r['seed_pyfunc_p50_us']:.0f} us, p99 {r['seed_pyfunc_p99_us']:.0f} us",
-        f"HTTP single predict, light load: p50 {r['http_p50_ms']:.2f} ms, "
-        f"p99 {r['http_p99_ms']:.2f} ms",
-        f"  baseline, bare liveness endpoint, same server: "
-        f"p50 {r['http_bare_endpoint_p50_ms']:.2f} ms, p99 {r['http_bare_endpoint_p99_ms']:.2f} ms",
-    ]
-    print("\n".join(lines))
-    print(json.dumps({"benchmark": "predict_latency", **report}))
+def timed(call: Callable[[int], object], count: int) -> list[float]:
+    samples = []
+    for i in range(count):
+        start = time.perf_counter()
+        call(i)
+        samples.append(time.perf_counter() - start)
+    return samples
 
 
-def _in_process(home: Path, calls: int) -> list[float]:
-    from seriesguard.runtime import build_runtime
+def in_process(home: Path, ids: list[str], calls: int) -> list[float]:
+    from seriesguard.runtime import Role, build_runtime
     from seriesguard.settings import Settings
-
-    runtime = build_runtime(Settings(home=home))
     from seriesguard.store.db import upgrade
 
+    runtime = build_runtime(Settings(home=home), roles=frozenset({Role.PREDICTOR}))
     upgrade(runtime.engine)
     runtime.predictor.warm_load()
-    samples = []
-    for i in range(calls):
-        start = time.perf_counter()
-        runtime.predictor.scorer("bench").score_one(float(i % 7), 0.0)
-        samples.append((time.perf_counter() - start) * 1000)
+    predictor = runtime.predictor
+    picks = np.random.default_rng(1).integers(0, len(ids), calls)
+
+    def one(i: int) -> object:
+        scorer = predictor.resident_scorer(ids[picks[i]])
+        assert scorer is not None
+        return scorer.score_one(float(i % 7), 1_700_000_000.0)
+
+    samples = timed(one, calls)
     runtime.engine.dispose()
     return samples
 
 
-def _seed_pyfunc(home: Path, calls: int) -> list[float]:
+def seed_pyfunc(home: Path, series: str, calls: int) -> list[float]:
     import mlflow
     import pandas as pd
 
-    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model("models:/anomaly-detector-bench@production")
-    samples = []
-    for i in range(calls):
-        start = time.perf_counter()
-        model.predict(pd.DataFrame({"timestamp": [0.0], "value": [float(i % 7)]}))
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+    uri = f"sqlite:///{home.resolve() / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model = mlflow.pyfunc.load_model(f"models:/anomaly-detector-{series}@production")
+    return timed(
+        lambda i: model.predict(pd.DataFrame({"timestamp": [0.0], "value": [float(i % 7)]})),
+        calls,
+    )
+
+
+def over_http(home: Path, ids: list[str], calls: int) -> tuple[list[float], list[float]]:
+    port = free_port()
+    env = {"SERIESGUARD_HOME": str(home), "SERIESGUARD_LOG_LEVEL": "INFO"}
+    server = ServerProcess.start(
+        ["-m", "seriesguard", "predictor", "--port", str(port)],
+        env=env,
+        port=port,
+        log=home / "predictor.log",
+        workers=1,
+    )
+    picks = np.random.default_rng(2).integers(0, len(ids), calls)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            predict = timed(
+                lambda i: http.post(
+                    f"/api/v1/predict/{ids[picks[i]]}",
+                    json={"timestamp": 1_700_000_000 + i, "value": float(i % 7)},
+                ),
+                calls,
+            )
+            bare = timed(lambda _i: http.get("/api/v1/liveness"), calls)
+    finally:
+        server.stop()
+    return predict, bare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=5000)
+    args = parser.parse_args()
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        ids = build_fleet(home, args.series)
+        local = percentiles_us(in_process(home, ids, args.calls))
+        seed = percentiles_us(seed_pyfunc(home, ids[0], min(args.calls, 2000)))
+        http_predict, http_bare = (percentiles_us(s) for s in over_http(home, ids, args.calls))
+    where = f"{args.series:,} series, random"
+    publish(
+        "predict",
+        [
+            Figure(
+                id="predict.in_process_p50_us",
+                title=f"in process: lookup + score, p50 ({where})",
+                value=local[0],
+                unit="us",
+                baseline=seed[0],
+                baseline_label="seed path: cached mlflow.pyfunc model, predict on a 1-row frame",
+                notes=f"p99 {local[1]:.1f} us (seed path p99 {seed[1]:.0f} us)",
+            ),
+            Figure(
+                id="predict.http_light_load_p50_ms",
+                title="HTTP single predict, one client at a time, p50",
+                value=http_predict[0] / 1000,
+                unit="ms",
+                baseline=http_bare[0] / 1000,
+                baseline_label="bare liveness endpoint, same server",
+                notes=f"p99 {http_predict[1] / 1e3:.2f} ms (bare p99 {http_bare[1] / 1e3:.2f} ms)",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -38,11 +38,12 @@ def load_settings(**overrides: Any) -> Settings:
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
-def _run(name: str, roles: frozenset[str], **overrides: Any) -> None:
+def _run(name: str, roles: frozenset[str], *, workers: int = 1, **overrides: Any) -> None:
     from seriesguard.api.app import serve  # FastAPI and MLflow load only for server commands
     from seriesguard.runtime import Role
 
-    serve(load_settings(**overrides), roles=frozenset(Role(r) for r in roles), name=name)
+    settings = load_settings(**overrides)
+    serve(settings, roles=frozenset(Role(r) for r in roles), name=name, workers=workers)
 
 
 def serve_all(host: Host = None, port: Port = 8000, home: Home = None) -> None:
@@ -55,9 +56,22 @@ def api(host: Host = None, port: Port = 8000, home: Home = None) -> None:
     _run("api", frozenset({"api"}), host=host, port=port, home=home)
 
 
-def predictor(host: Host = None, port: Port = 8080, home: Home = None) -> None:
+def predictor(
+    host: Host = None,
+    port: Port = 8080,
+    home: Home = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="SERIESGUARD_PREDICTOR_WORKERS",
+            help="Processes serving on the port [SERIESGUARD_PREDICTOR_WORKERS]. Each holds "
+            "every production model; use the cores the load generator or proxy leave free.",
+        ),
+    ] = 1,
+) -> None:
     """Predictor (the KServe container): predict, batch predict, admin reload, probes."""
-    _run("predictor", frozenset({"predictor"}), host=host, port=port, home=home)
+    _run("predictor", frozenset({"predictor"}), workers=workers, host=host, port=port, home=home)
 
 
 def worker(

@@ -1,0 +1,156 @@
+"""The HTTP server around the app: uvicorn on uvloop and httptools, tuned for many small
+requests, in one process or several sharing one listening socket.
+
+Measured on the predictor (2-core machine, single predicts): the socket writes are the largest
+cost of a request once the route itself is lean. uvicorn writes a response's head and body
+with one ``send`` each; :class:`CoalescingTransport` joins the writes of one event-loop step
+into one, which is one trip through the kernel's TCP stack instead of two, for the server and
+for the client reading the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from seriesguard.observability.logging import configure_logging
+from seriesguard.runtime import ALL_IN_ONE, Role, build_runtime
+from seriesguard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What each process of a multi-process server needs from its parent: the settings (with
+# the command-line options already applied), its roles and its name, as JSON in its environment.
+PROCESS_SETTINGS_ENV = "SERIESGUARD_SERVER_PROCESS_SETTINGS"
+PROCESS_ROLES_ENV = "SERIESGUARD_SERVER_PROCESS_ROLES"
+PROCESS_NAME_ENV = "SERIESGUARD_SERVER_PROCESS_NAME"
+
+
+LARGE_WRITE = 64 * 1024
+
+
+class CoalescingTransport:
+    """A transport whose writes within one event-loop step leave in one ``send``.
+
+    The first write of a step schedules a flush with ``call_soon``; the head and the body of
+    a response, written back to back by uvicorn, are joined there; a large write (a batch
+    answer, a plot) goes out at once after what is pending. Everything but ``write``,
+    ``writelines`` and ``close`` (which flushes first) goes straight to the real transport,
+    flow control included: one step's writes are all that is ever held back.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if len(data) >= LARGE_WRITE:  # a big body: one more send is cheaper than a copy
+            self._flush()
+            self._transport.write(data)
+            return
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def is_closing(self) -> bool:  # asked after every response: spare it __getattr__
+        return self._transport.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol writing through a :class:`CoalescingTransport`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        loop = asyncio.get_running_loop()
+        coalescing: Any = CoalescingTransport(transport, loop)
+        super().connection_made(coalescing)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn settings every seriesguard server runs with."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": CoalescingHttpToolsProtocol,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,  # uvicorn's records go through our handler (JSON in containers)
+        # A log line per request costs more than a prediction: off unless asked for.
+        "access_log": settings.access_log,
+        # X-Forwarded-For only changes the client address, which only the access log shows.
+        "proxy_headers": settings.access_log,
+        "timeout_graceful_shutdown": 30,
+    }
+
+
+def serve(
+    settings: Settings,
+    *,
+    roles: frozenset[Role] = ALL_IN_ONE,
+    name: str = "serve",
+    workers: int = 1,
+) -> None:
+    """Run until SIGINT/SIGTERM; uvicorn then stops taking requests, finishes the ones in
+    flight and runs the shutdown, where a worker finishes the job in hand.
+
+    With ``workers`` > 1, a parent process binds the socket and supervises that many server
+    processes (uvicorn's workers, restarting any that dies); each builds its own runtime from
+    the same settings, so each predictor warm-loads the whole catalog and polls it on its own.
+    An eager ``POST /admin/reload`` reaches the one process that takes it; the others see a
+    promotion through the catalog poll."""
+    configure_logging(level=settings.log_level, fmt=settings.log_format, process_role=name)
+    options = uvicorn_options(settings)
+    if workers <= 1:
+        from seriesguard.api.app import serving_app
+
+        uvicorn.run(serving_app(build_runtime(settings, roles=roles)), **options)
+        return
+    os.environ[PROCESS_SETTINGS_ENV] = settings.model_dump_json()
+    os.environ[PROCESS_ROLES_ENV] = ",".join(sorted(roles))
+    os.environ[PROCESS_NAME_ENV] = name
+    uvicorn.run(f"{__name__}:process_app", factory=True, workers=workers, **options)
+
+
+def process_app() -> ASGIApp:
+    """App factory of one server process (uvicorn imports it by name in each process)."""
+    from seriesguard.api.app import serving_app
+
+    settings = Settings.model_validate_json(os.environ[PROCESS_SETTINGS_ENV], by_name=True)
+    roles = frozenset(Role(r) for r in os.environ[PROCESS_ROLES_ENV].split(","))
+    name = os.environ.get(PROCESS_NAME_ENV, "server")
+    configure_logging(level=settings.log_level, fmt=settings.log_format, process_role=name)
+    log.info("server process %d building its runtime", os.getpid())
+    return serving_app(build_runtime(settings, roles=roles))

@@ -1,0 +1,106 @@
+"""The predict fast path answers only the plain case; everything else reaches the app, body
+intact."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from seriesguard.api.fast_predict import FastPredictMiddleware
+from seriesguard.core.detectors import ZScoreDetector
+from seriesguard.serving.scorer import Scorer, production_scorer
+
+PATH = "/api/v1/predict/s1"
+PLAIN = b'{"timestamp": 100, "value": 13.0}'
+
+
+class Resident:
+    """What the middleware asks of the predictor: the scorer of a series in memory."""
+
+    def __init__(self) -> None:
+        detector = ZScoreDetector(mean=10.0, std=2.0)
+        self.scorer = production_scorer(detector, version=2, origin="catalog", loaded_from="memory")
+
+    def resident_scorer(self, series_id: str) -> Scorer | None:
+        return self.scorer if series_id == "s1" else None
+
+
+def run(
+    *,
+    path: str = PATH,
+    body: bytes = PLAIN,
+    method: str = "POST",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    chunks: int = 1,
+) -> tuple[list[dict[str, Any]], bytes | None]:
+    """Send one request through the middleware; (messages sent, body the inner app read)."""
+    inner_body: list[bytes] = []
+    sent: list[dict[str, Any]] = []
+    parts = [body] if chunks == 1 else [body[: len(body) // 2], body[len(body) // 2 :]]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        data = b""
+        while True:
+            message = await receive()
+            data += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        inner_body.append(data)
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"app"})
+
+    async def receive() -> dict[str, Any]:
+        part = parts.pop(0)
+        return {"type": "http.request", "body": part, "more_body": bool(parts)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    default = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    scope = {"type": "http", "method": method, "path": path, "headers": headers or default}
+    middleware = FastPredictMiddleware(app, predictor=Resident())  # type: ignore[arg-type]
+    asyncio.run(middleware(scope, receive, send))
+    return sent, (inner_body[0] if inner_body else None)
+
+
+def test_plain_predict_is_answered_here() -> None:
+    sent, inner = run()
+    assert inner is None
+    start, body = sent
+    assert start["status"] == 200
+    assert dict(start["headers"])[b"content-type"] == b"application/json"
+    assert int(dict(start["headers"])[b"content-length"]) == len(body["body"])
+    answer = orjson.loads(body["body"])
+    assert (answer["series_id"], answer["timestamp"], answer["anomaly_score"]) == ("s1", 100.0, 1.5)
+    assert answer["model_info"]["version"] == "v2"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"path": "/api/v1/predict/ghost"},  # not in memory: the fallback chain
+        {"path": "/api/v1/predict/batch"},
+        {"path": "/api/v1/predict/s1/"},
+        {"path": "/api/v1/predict/_bad$"},
+        {"path": "/api/v1/models/s1"},
+        {"method": "GET"},
+        {"body": b'{"timestamp": 1, "value": "1"}'},
+        {"body": b'{"timestamp": "2024-01-01", "value": 1}'},
+        {"body": b'{"timestamp": true, "value": 1}'},
+        {"body": b'{"timestamp": 1, "value": 1, "x": 2}'},
+        {"body": b'{"timestamp": 1, "value": 1e999}'},
+        {"body": b'{"timestamp": 1, "value": '},
+        {"body": b"[1, 2]"},
+        {"chunks": 2},
+        {"headers": [(b"content-type", b"application/json; charset=utf-8")]},
+        {"headers": [(b"content-type", b"application/json"), (b"content-length", b"9999")]},
+        {"headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")]},
+    ],
+)
+def test_anything_else_goes_to_the_app_with_its_body(case: dict[str, Any]) -> None:
+    sent, inner = run(**case)
+    assert sent[0]["status"] == 299
+    assert inner == case.get("body", PLAIN)  # read (and replayed) or never touched

@@ -6,8 +6,12 @@
 (b) ours: ``MlflowRegistry.register`` (run + params/metrics + pyfunc artifact + version in
     Staging + alias), for a new series each time and for new versions of one series.
 
+(c) ours without MLflow runs (``SERIESGUARD_MLFLOW_LOG_RUNS=false``): the version straight from
+    its model files, params and metrics on the version's tags.
+
 Each path gets a fresh SQLite store in a temp folder; the first call of each (imports, store
-creation) is reported apart and not counted. Prints a table, then one JSON line.
+creation) is reported apart and not counted. Publishes ``registration.*`` figures (median ms
+per version, baseline the seed path's median in the same run) through ``results.py``.
 
     .venv/bin/python benchmarks/bench_registration.py [--n 30] [--seed-n 5]
 """
@@ -16,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -30,6 +33,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.results import Figure, publish
 
 HERE = Path(__file__).resolve().parent
 
@@ -109,7 +115,7 @@ def seed_path(folder: Path, count: int, values: np.ndarray) -> tuple[float, list
 
 
 def adapter_path(
-    folder: Path, count: int, values: np.ndarray, *, same_series: bool
+    folder: Path, count: int, values: np.ndarray, *, same_series: bool, log_runs: bool = True
 ) -> tuple[float, list[float]]:
     from seriesguard.core.detectors import ZScoreDetector
     from seriesguard.registry.base import TrainingRecord
@@ -119,6 +125,7 @@ def adapter_path(
         tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
         artifact_root=(folder / "art").as_uri(),
         experiment_name="seriesguard",
+        log_runs=log_runs,
     )
     detector = ZScoreDetector.fit(values, np.arange(values.size, dtype=np.float64), {})
 
@@ -130,10 +137,29 @@ def adapter_path(
                 detector=detector,
                 metrics={"mean": detector.mean, "std": detector.std, "training_points": 10_000},
                 params={"algorithm": "statistical", "threshold_sigma": "3.0"},
+                first_attempt=True,  # as a worker's first try: no look-up of an earlier one
+                new_series=not (same_series and index),
             )
         )
 
     return timed(register, count)
+
+
+WITH_RUN = "MLflow run + pyfunc model + version in Staging + alias"
+PATHS: dict[str, tuple[str, str]] = {  # label -> (figure id, title)
+    "ours_new_series": (
+        "registration.new_series",
+        f"registering a version of a new series ({WITH_RUN}), SQLite",
+    ),
+    "ours_retrain": (
+        "registration.retrain",
+        f"registering a new version of an existing series ({WITH_RUN}), SQLite",
+    ),
+    "ours_no_runs": (
+        "registration.new_series_no_runs",
+        "same for a new series without an MLflow run (SERIESGUARD_MLFLOW_LOG_RUNS=false)",
+    ),
+}
 
 
 def main() -> None:
@@ -151,28 +177,39 @@ def main() -> None:
             ("seed", lambda f: seed_path(f, args.seed_n, values)),
             ("ours_new_series", lambda f: adapter_path(f, args.n, values, same_series=False)),
             ("ours_retrain", lambda f: adapter_path(f, args.n, values, same_series=True)),
+            (
+                "ours_no_runs",
+                lambda f: adapter_path(f, args.n, values, same_series=False, log_runs=False),
+            ),
         ):
             folder = Path(root) / label
             folder.mkdir()
             results[label] = run(folder)
+    publish("registration", figures(results))
 
-    figures = {label: summary(samples) for label, (_, samples) in results.items()}
-    ratio = figures["seed"]["median"] / figures["ours_new_series"]["median"]
-    print(f"{'path':18s} {'first call':>11s} {'median':>9s} {'p95':>9s}  (ms per version, SQLite)")
-    for label, (first, _) in results.items():
-        row = figures[label]
-        print(f"{label:18s} {first:11.0f} {row['median']:9.1f} {row['p95']:9.1f}  n={row['n']}")
-    print(f"seed / ours (median, new series): {ratio:.0f}x")
-    line = {
-        "benchmark": "registration",
-        "backend": "sqlite",
-        "ms_per_version": figures,
-        "first_call_ms": {label: round(first) for label, (first, _) in results.items()},
-        "ratio_median": round(ratio, 1),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-    }
-    print(json.dumps(line))
+
+def figures(results: dict[str, tuple[float, list[float]]]) -> list[Figure]:
+    seed_first, seed = results["seed"]
+    out = []
+    for label, (figure_id, title) in PATHS.items():
+        first, samples = results[label]
+        out.append(
+            Figure(
+                id=figure_id,
+                title=title,
+                value=statistics.median(samples),
+                unit="ms",
+                baseline=statistics.median(seed),
+                baseline_label="seed path: mlflow.sklearn.log_model(registered_model_name=...) "
+                "+ transition_model_version_stage",
+                extra={
+                    **summary(samples),
+                    "first_call_ms": round(first),
+                    "seed": {**summary(seed), "first_call_ms": round(seed_first)},
+                },
+            )
+        )
+    return out
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ run: the embedded all-in-one server (SQLite, in-process queue, 2 worker threads)
 jobs. Throughput = jobs / (first POST -> last completed). Everything runs on this one machine,
 so the run also prints the CPU each party spent per series (from /proc): seriesguard's own
 processes (api, workers) against the services (MLflow server, S3, PostgreSQL, RabbitMQ) that
-production runs elsewhere.
+production runs elsewhere. Publishes ``topology.*`` figures through ``results.py``.
 
-    .venv/bin/python benchmarks/bench_topology.py [--jobs 100]
+    .venv/bin/python benchmarks/bench_topology.py [--jobs 100] [--no-runs] [--concurrency 1]
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.results import Figure, publish
 from tests.e2e.harness import Server
 from tests.e2e.topology import Topology
 
@@ -143,69 +145,103 @@ def main() -> None:
         "--no-runs", action="store_true", help="workers register versions without MLflow runs"
     )
     args = parser.parse_args()
+    report, cpu = measure(args)
+    publish("topology", figures(report, cpu, args))
+
+
+def measure(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float]]:
+    """(figures by name, CPU ms per series by party) of one distributed + embedded run."""
     small, large = bodies(args.jobs, 10_000), bodies(10, 100_000)
     report: dict[str, float] = {}
+    runs = {"SERIESGUARD_MLFLOW_LOG_RUNS": str(not args.no_runs).lower()}
     with tempfile.TemporaryDirectory() as tmp:
         world = Topology(root=Path(tmp)).start_backends()
         try:
             api = world.start("api", "api")
             latency_only(api, small[:5], "warmup-post")
-            lat = latency_only(api, small[:50], "post-10k")
-            report["post_10k_p50_ms"], report["post_10k_p99_ms"] = pct(lat, 50), pct(lat, 99)
-            lat = latency_only(api, large, "post-100k")
-            report["post_100k_p50_ms"], report["post_100k_p99_ms"] = pct(lat, 50), pct(lat, 99)
-            lat = latency_only(api, arrow_bodies(20, 100_000), "arrow-100k", arrow=True)
-            report["arrow_100k_p50_ms"], report["arrow_100k_p99_ms"] = pct(lat, 50), pct(lat, 99)
+            report["post_10k"] = pct(latency_only(api, small[:50], "post-10k"), 99)
+            report["post_100k"] = pct(latency_only(api, large, "post-100k"), 99)
+            arrow = arrow_bodies(20, 100_000)
+            report["arrow_100k"] = pct(latency_only(api, arrow, "arrow-100k", arrow=True), 99)
             for name in ("worker-1", "worker-2"):
-                world.start(
-                    name,
-                    "worker",
-                    "--concurrency",
-                    str(args.concurrency),
-                    SERIESGUARD_MLFLOW_LOG_RUNS=str(not args.no_runs).lower(),
-                )
+                world.start(name, "worker", "--concurrency", str(args.concurrency), **runs)
             run(api, small[:4], "warmup")
             before = cpu_seconds()
-            report["distributed_series_per_s"], lat = run(api, small, "fleet")
+            report["distributed"], lat = run(api, small, "fleet")
             spent = cpu_seconds()
             cpu = {k: (spent[k] - before[k]) / args.jobs * 1000 for k in spent}
-            report["post_10k_loaded_p50_ms"] = pct(lat, 50)
-            report["post_10k_loaded_p99_ms"] = pct(lat, 99)
+            report["post_10k_loaded_p50"] = pct(lat, 50)
         finally:
             world.stop()
-        embedded = Server(
-            home=Path(tmp) / "embedded",
-            env={"SERIESGUARD_MLFLOW_LOG_RUNS": str(not args.no_runs).lower()},
-        ).start()
+        embedded = Server(home=Path(tmp) / "embedded", env=runs).start()
         try:
             run(embedded, small[:4], "warmup")
-            report["embedded_series_per_s"], _ = run(embedded, small, "fleet")
+            report["embedded"], _ = run(embedded, small, "fleet")
         finally:
             embedded.stop()
-    print(
-        f"fleet training, {args.jobs} jobs of 10k points, 2 workers x {args.concurrency} "
-        f"threads over RabbitMQ + MLflow server + PostgreSQL + S3"
-        f"{' (versions without runs)' if args.no_runs else ''}: "
-        f"{report['distributed_series_per_s']:.1f} series/s\n"
-        f"  baseline, embedded all-in-one on the same jobs: "
-        f"{report['embedded_series_per_s']:.1f} series/s (seed budget: 2.35 trainings/s)\n"
-        f"POST /training (distributed api, no training running): 10k points p50 "
-        f"{report['post_10k_p50_ms']:.0f} ms, p99 {report['post_10k_p99_ms']:.0f} ms; 100k "
-        f"points p50 {report['post_100k_p50_ms']:.0f} ms, p99 {report['post_100k_p99_ms']:.0f} "
-        f"ms (seed: ~20 ms)\n  100k points as an Arrow body: p50 "
-        f"{report['arrow_100k_p50_ms']:.0f} ms, p99 {report['arrow_100k_p99_ms']:.0f} ms"
-        f"\n  10k points while the fleet trains on the same 2 cores: p50 "
-        f"{report['post_10k_loaded_p50_ms']:.0f} ms, p99 {report['post_10k_loaded_p99_ms']:.0f} ms"
-    )
+    return report, cpu
+
+
+def figures(report: dict[str, float], cpu: dict[str, float], args: Any) -> list[Figure]:
+    shape = f"{args.jobs} jobs of 10k points, 2 workers x {args.concurrency} thread(s)"
+    runs = "versions without MLflow runs" if args.no_runs else "one MLflow run per version"
     ours = cpu.get("api", 0) + cpu.get("workers", 0)
-    print(
-        "CPU per series (ms): "
-        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
-        + f"\n  seriesguard's own processes: {ours:.0f} ms/series, i.e. "
-        f"{2000 / ours:.0f} series/s on 2 cores with the services elsewhere"
-    )
-    report |= {f"cpu_ms_{k.split()[0]}": v for k, v in cpu.items()}
-    print(json.dumps({"benchmark": "topology", **report}))
+    on_box = "every service on this one machine; "
+    latency = "distributed api (PostgreSQL, data to S3), no training running"
+    return [
+        Figure(
+            id="topology.distributed_throughput",
+            title=f"fleet training, distributed (RabbitMQ, MLflow server, PostgreSQL, S3), "
+            f"{shape}, {runs}",
+            value=report["distributed"],
+            unit="series/s",
+            better="higher",
+            baseline=report["embedded"],
+            baseline_label="embedded all-in-one server, same jobs",
+            target=20.0,
+            notes=on_box + "see topology.cpu_per_series",
+        ),
+        Figure(
+            id="topology.cpu_per_series",
+            title="CPU per series of seriesguard's own processes (api + workers)",
+            value=ours,
+            unit="ms",
+            notes=f"{2000 / ours:.0f} series/s on 2 cores with the services elsewhere"
+            if ours
+            else "",
+            # "other": every other process on the machine (other users' too): not a party
+            extra={f"{p} ms": round(ms, 1) for p, ms in sorted(cpu.items()) if p != "other"},
+        ),
+        Figure(
+            id="topology.post_100k_p99",
+            title=f"POST /training, 100k points as JSON, p99 ({latency})",
+            value=report["post_100k"],
+            unit="ms",
+            extra={"samples": 10},
+        ),
+        Figure(
+            id="topology.post_arrow_100k_p99",
+            title=f"POST /training/{{id}}/arrow, 100k points, p99 ({latency})",
+            value=report["arrow_100k"],
+            unit="ms",
+            baseline=report["post_100k"],
+            baseline_label="the same points as JSON",
+            extra={"samples": 20},
+        ),
+        Figure(
+            id="topology.post_10k_p99",
+            title=f"POST /training, 10k points as JSON, p99 ({latency})",
+            value=report["post_10k"],
+            unit="ms",
+            extra={"samples": 50},
+        ),
+        Figure(
+            id="topology.post_10k_loaded_p50",
+            title="POST /training, 10k points, p50 while the fleet trains on the same cores",
+            value=report["post_10k_loaded_p50"],
+            unit="ms",
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from seriesguard.registry.base import (
 )
 from seriesguard.registry.mlflow_defaults import set_client_defaults, tune_sqlite_engines
 from seriesguard.registry.mlflow_store import probe_database
-from seriesguard.registry.mlflow_writes import log_run, write_model_without_run
+from seriesguard.registry.mlflow_writes import log_run, version_tags, write_model_without_run
 from seriesguard.registry.pyfunc_model import DETECTOR_FILE, PyfuncTemplate, inline_detector
 
 T = TypeVar("T")
@@ -336,16 +336,7 @@ class MlflowRegistry(ModelRegistry):
                         experiment_root=self._experiment_root(), record=record, pyfunc=self._pyfunc
                     ),
                 )
-            tags = {
-                "stage": Stage.STAGING.tag,
-                "job_id": record.job_id,
-                "series_id": record.series_id,
-                "algorithm": record.detector.algorithm,
-                "params": json.dumps(record.detector.params(), sort_keys=True),
-                "metrics": json.dumps({k: float(v) for k, v in record.metrics.items()}),
-            }
-            if run_id is not None:
-                tags["run_id"] = run_id
+            tags = version_tags(record, run_id=run_id, stage=Stage.STAGING)
             mv = self._create_version(client, name, source, run_id, tags, record.new_series)
             self._registry().set_registered_model_alias(name, "staging", str(mv.version))
             return self._to_version(record.series_id, mv)

@@ -9,10 +9,17 @@ log batch, finish run) for bulk training of a fleet.
 
 Both write straight into a local artifact folder (embedded mode) and through MLflow's artifact
 repository for remote roots (S3/MinIO), without reading the run back from the server first.
+On S3 each file is one ``put_object`` through the client MLflow made for the repository:
+MLflow's own ``log_artifacts`` goes through boto3's ``upload_file``, which starts a transfer
+manager and its threads for each file, twice the CPU of a plain PUT for these tiny files
+(measured against moto: ~21 against ~11 ms per version of five files).
 """
 
 from __future__ import annotations
 
+import json
+import mimetypes
+import posixpath
 import tempfile
 import time
 from contextlib import suppress
@@ -25,6 +32,7 @@ from mlflow.entities import Metric, Param
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
+from seriesguard.core.stages import Stage
 from seriesguard.registry.base import TrainingRecord
 from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, PyfuncTemplate
 
@@ -79,6 +87,21 @@ def _fill_run(
         client.log_artifact(run_id, record.data_path, "data")
 
 
+def version_tags(record: TrainingRecord, *, run_id: str | None, stage: Stage) -> dict[str, str]:
+    """The tags of the version: all seriesguard reads back (``stage`` is the truth)."""
+    tags = {
+        "stage": stage.tag,
+        "job_id": record.job_id,
+        "series_id": record.series_id,
+        "algorithm": record.detector.algorithm,
+        "params": json.dumps(record.detector.params(), sort_keys=True),
+        "metrics": json.dumps({k: float(v) for k, v in record.metrics.items()}),
+    }
+    if run_id is not None:
+        tags["run_id"] = run_id
+    return tags
+
+
 def write_model_without_run(
     *, experiment_root: str, record: TrainingRecord, pyfunc: PyfuncTemplate
 ) -> str:
@@ -96,6 +119,34 @@ def write_model(
         pyfunc.write(local / relative, record.detector, run_id=run_id)
         return
     repository = get_artifact_repository(root)
+    if put_objects(repository, relative, pyfunc.files(record.detector, run_id=run_id)):
+        return
     with tempfile.TemporaryDirectory(prefix="seriesguard-register-") as folder:
         pyfunc.write(Path(folder), record.detector, run_id=run_id)
         repository.log_artifacts(folder, relative)  # type: ignore[no-untyped-call]
+
+
+def put_objects(repository: Any, relative: str, files: dict[str, bytes]) -> bool:
+    """Upload ``files`` (relative path -> content) under ``relative`` with one ``put_object``
+    each, as MLflow's S3 repository would upload them: its client (endpoint, credentials,
+    TLS), the content type it guesses, its expected bucket owner and extra upload arguments.
+    False, with nothing uploaded, for any other repository or an MLflow without these parts
+    (the caller then uses ``log_artifacts``)."""
+    if type(repository).__name__ != "S3ArtifactRepository":
+        return False
+    client_of = getattr(repository, "_get_s3_client", None)  # private in MLflow 3.x: checked
+    owner = getattr(repository, "_bucket_owner_params", None)
+    extra_of = getattr(repository, "get_s3_file_upload_extra_args", None)
+    parse = getattr(repository, "parse_s3_compliant_uri", None)
+    if not (callable(client_of) and callable(extra_of) and callable(parse)):
+        return False
+    if not isinstance(owner, dict):
+        return False
+    bucket, prefix = parse(repository.artifact_uri)
+    client, extra = client_of(), {**owner, **(extra_of() or {})}
+    for name, content in files.items():
+        kind, encoding = mimetypes.guess_type(name)
+        typed = {k: v for k, v in (("ContentType", kind), ("ContentEncoding", encoding)) if v}
+        key = posixpath.join(prefix, relative, name)
+        client.put_object(Bucket=bucket, Key=key, Body=content, **{**typed, **extra})
+    return True

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped]
 
 import seriesguard
 from seriesguard.core.detectors import Detector, detector_from_bytes
@@ -31,6 +32,7 @@ LOADER_MODULE = __name__
 ARTIFACT_PATH = "model"  # the model directory inside its run's artifacts
 DETECTOR_FILE = "data/model.json"  # inside the model directory, where save_model puts data
 _ENV_FILES = ("requirements.txt", "python_env.yaml", "conda.yaml", "constraints.txt")
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # safe_dump's, in C if built
 
 
 class DetectorPyfunc:
@@ -107,28 +109,28 @@ class PyfuncTemplate:
 
     def write(self, folder: Path, detector: Detector, *, run_id: str | None) -> None:
         """Write the model directory of ``detector``, to be logged at ``ARTIFACT_PATH``."""
-        for relative, content in self.files(detector, run_id=run_id).items():
-            path = folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+        files = self.files(detector, run_id=run_id)
+        for parent in {(folder / relative).parent for relative in files}:
+            parent.mkdir(parents=True, exist_ok=True)
+        for relative, content in files.items():
+            (folder / relative).write_bytes(content)
 
     def files(self, detector: Detector, *, run_id: str | None) -> dict[str, bytes]:
         """Relative path -> content of the model directory of ``detector``."""
-        from mlflow.models import Model
-
         mlmodel, env_files = self._get()
         blob = detector.to_bytes()
-        model = Model.from_dict(
-            {
-                **mlmodel,
-                "model_uuid": uuid.uuid4().hex,
-                "utc_time_created": str(datetime.now(UTC).replace(tzinfo=None)),
-                "run_id": run_id,
-                "artifact_path": ARTIFACT_PATH,
-                "model_size_bytes": len(blob),
-            }
-        )
-        return {**env_files, DETECTOR_FILE: blob, "MLmodel": model.to_yaml().encode()}
+        model = {
+            **mlmodel,
+            "model_uuid": uuid.uuid4().hex,
+            "utc_time_created": str(datetime.now(UTC).replace(tzinfo=None)),
+            "artifact_path": ARTIFACT_PATH,
+            "model_size_bytes": len(blob),
+            **({"run_id": run_id} if run_id is not None else {}),  # to_dict leaves out None
+        }
+        # The dict MLflow's Model.to_yaml would dump (the template is MLflow's own to_dict),
+        # dumped by libyaml when it is there: the same text, ~0.1 ms instead of ~0.5.
+        text = yaml.dump(model, Dumper=_YAML_DUMPER, default_flow_style=False)
+        return {**env_files, DETECTOR_FILE: blob, "MLmodel": text.encode()}
 
     def _get(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         with self._lock:

@@ -5,19 +5,78 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, SkipValidation, TypeAdapter, ValidationError
 
-from seriesguard.api import arrow_body
+from seriesguard.api import arrow_body, schemas
 from seriesguard.api.convert import job_out
 from seriesguard.api.deps import TrainingDep
 from seriesguard.api.fast_json import FastJsonRoute
-from seriesguard.api.schemas import JobOut, JobPage, TrainingRequest
+from seriesguard.api.schemas import JobOut, JobPage, Timestamp
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.jobs import DEFAULT_PRIORITY, Job, JobStatus
+from seriesguard.core.validation import FloatArray
 from seriesguard.training.service import TrainingConfig
 
 router = APIRouter(prefix="/api/v1/training", tags=["training"], route_class=FastJsonRoute)
+
+
+class TrainingRequest(schemas.TrainingRequest):
+    """The seed's body, with its two point lists checked by :func:`_points` instead of
+    pydantic: pydantic copies 200k items one by one (~18 ms for 100k points, a third of the
+    request), while numpy reads a list of plain numbers in ~2 ms. Same name, same schema."""
+
+    timestamps: SkipValidation[list[Timestamp]] = Field(
+        description="Epoch seconds or ISO-8601, increasing."
+    )
+    values: SkipValidation[list[float]] = Field(description="One finite value per timestamp.")
+
+
+_TEXT_OR_NUMBER = frozenset({int, float, str})
+_TIMESTAMPS = TypeAdapter(list[Timestamp])
+_VALUES = TypeAdapter(list[float])
+
+
+def _points(body: TrainingRequest) -> tuple[FloatArray | list[Any], FloatArray]:
+    """(timestamps, values) as pydantic would have validated them, numbers as arrays."""
+    timestamps = _checked("timestamps", body.timestamps, _TIMESTAMPS, text=True)
+    values = _checked("values", body.values, _VALUES, text=False)
+    return timestamps, np.asarray(values, dtype=np.float64)
+
+
+def _checked(
+    name: str, raw: object, adapter: TypeAdapter[list[Any]], *, text: bool
+) -> FloatArray | list[Any]:
+    """``raw`` as pydantic would validate it: a list of numbers as an array, a list of text
+    (or text and numbers, with ``text``) as it is. Anything else (text in ``values``, null, a
+    nested list, not a list at all) goes through pydantic, for its values and its errors."""
+    if type(raw) is list:
+        if not (text and raw and type(raw[0]) is str):
+            numbers = _numbers(raw)
+            if numbers is not None:
+                return numbers
+        elif set(map(type, raw)) <= _TEXT_OR_NUMBER:
+            return raw
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", name, *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def _numbers(raw: list[Any]) -> FloatArray | None:
+    """``raw`` as float64 if every item is a number (or a bool: 0/1, as pydantic takes it);
+    None if any is text, null or a list. One C pass: the dtype numpy infers tells."""
+    try:
+        numbers = np.array(raw)
+    except ValueError:  # lists of different lengths among the items
+        return None
+    if numbers.ndim != 1 or numbers.dtype.kind not in "biuf":
+        return None
+    return numbers.astype(np.float64, copy=False)
 
 
 @router.post("/{series_id}", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
@@ -29,11 +88,14 @@ async def submit(
         hyperparameters=body.config.hyperparameters,
         priority=body.config.priority,
     )
-    job = await run_in_threadpool(
-        lambda: training.submit(
-            series_id=series_id, timestamps=body.timestamps, values=body.values, config=config
+
+    def submit() -> Job:
+        timestamps, values = _points(body)
+        return training.submit(
+            series_id=series_id, timestamps=timestamps, values=values, config=config
         )
-    )
+
+    job = await run_in_threadpool(submit)
     response.headers["Location"] = f"/api/v1/training/jobs/{job.id}"
     return job_out(job)
 

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 # The Arrow reading rules of the training body (columns, types, nulls) apply here unchanged.
 from seriesguard.api.arrow_body import MEDIA_TYPE as ARROW_MEDIA_TYPE
 from seriesguard.api.arrow_body import _read_table, _timestamps, _values
+from seriesguard.api.fast_json import loads_or_422
 from seriesguard.api.schemas import BatchRequest
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.series import check_series_id
@@ -101,20 +102,7 @@ def _loads(blob: bytes) -> Any:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
-    try:
-        return orjson.loads(blob)
-    except orjson.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", exc.pos),
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": exc.msg},
-                }
-            ]
-        ) from None
+    return loads_or_422(blob)
 
 
 def _plain_items(document: Any) -> _Items | None:

@@ -74,6 +74,11 @@ def json_body(raw: bytes, content_type: str | None) -> Any:
         return NO_BODY
     if not is_json_type(content_type):
         return raw
+    return loads_or_422(raw)
+
+
+def loads_or_422(raw: bytes) -> Any:
+    """``orjson.loads``, failing with the 422 ``json_invalid`` FastAPI raises, position and all."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

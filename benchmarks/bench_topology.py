@@ -27,6 +27,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bench_training import arrow_bodies
 from benchmarks.results import Figure, publish
 from tests.e2e.harness import Server
 from tests.e2e.topology import Topology
@@ -39,22 +40,6 @@ def bodies(count: int, points: int) -> list[bytes]:
         json.dumps({"timestamps": timestamps, "values": rng.normal(0, 1, points).tolist()}).encode()
         for _ in range(count)
     ]
-
-
-def arrow_bodies(count: int, points: int) -> list[bytes]:
-    """The same windows as Arrow IPC streams (``POST /api/v1/training/{id}/arrow``)."""
-    import pyarrow as pa
-
-    rng = np.random.default_rng(points)
-    timestamps = pa.array(1_700_000_000 + 60 * np.arange(points, dtype=np.int64))
-    out = []
-    for _ in range(count):
-        table = pa.table({"timestamp": timestamps, "value": pa.array(rng.normal(0, 1, points))})
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        out.append(sink.getvalue().to_pybytes())
-    return out
 
 
 def post_all(
@@ -161,7 +146,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float
             latency_only(api, small[:5], "warmup-post")
             report["post_10k"] = pct(latency_only(api, small[:50], "post-10k"), 99)
             report["post_100k"] = pct(latency_only(api, large, "post-100k"), 99)
-            arrow = arrow_bodies(20, 100_000)
+            arrow = arrow_bodies(20, 100_000, start=1_700_000_000)
             report["arrow_100k"] = pct(latency_only(api, arrow, "arrow-100k", arrow=True), 99)
             for name in ("worker-1", "worker-2"):
                 world.start(name, "worker", "--concurrency", str(args.concurrency), **runs)

@@ -66,11 +66,11 @@ def json_bodies(count: int, points: int, *, iso: bool = False) -> list[bytes]:
     ]
 
 
-def arrow_bodies(count: int, points: int) -> list[bytes]:
+def arrow_bodies(count: int, points: int, *, start: int = START) -> list[bytes]:
     import pyarrow as pa
 
     rng = np.random.default_rng(points)
-    timestamps = pa.array(START + 60 * np.arange(points, dtype=np.int64))
+    timestamps = pa.array(start + 60 * np.arange(points, dtype=np.int64))
     out = []
     for _ in range(count):
         table = pa.table({"timestamp": timestamps, "value": pa.array(rng.normal(0, 1, points))})

@@ -358,7 +358,44 @@ def reload(series: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
         emit_json(client.reload(series))
 
 
+AUDIT_FIELDS = (
+    "id",
+    "at",
+    "subject",
+    "roles",
+    "action",
+    "series_id",
+    "version",
+    "job_id",
+    "client",
+)
+
+
+@app.command()
+def audit(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    action: Annotated[str | None, typer.Option(help="promote|rollback|cancel|reload")] = None,
+    series: Annotated[str | None, typer.Option(help="Only this series.")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only this caller.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    before: Annotated[int | None, typer.Option(help="Events older than this id.")] = None,
+) -> None:
+    """Who promoted, cancelled or reloaded what, newest first (needs an admin token)."""
+    with api(url, token) as client:
+        page = client.audit(
+            action=action, series_id=series, subject=subject, limit=limit, before_id=before
+        )
+    rows = [{**e, "roles": " ".join(e["roles"])} for e in page["items"]]
+    more = f" (older: --before {page['next_before_id']})" if page["next_before_id"] else ""
+    Console().print(_table(f"audit: {len(rows)} events{more}", AUDIT_FIELDS, rows))
+
+
 # Last: the models group reuses the helpers above (table rendering, error reporting).
 from seriesguard.cli_models import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
+
+from seriesguard.cli_token import register_token_commands  # noqa: E402
+
+register_token_commands(app)

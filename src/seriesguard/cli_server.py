@@ -8,12 +8,14 @@ and stops gracefully on SIGTERM.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
+from seriesguard.core.redact import redact_url
 from seriesguard.settings import Settings
 
 Host = Annotated[str | None, typer.Option(help="Bind address [env SERIESGUARD_HOST].")]
@@ -35,15 +37,29 @@ def load_settings(**overrides: Any) -> Settings:
         where = ".".join(str(p) for p in first["loc"])
         typer.echo(f"error: settings at {where}: {first['msg']}", err=True)
         raise typer.Exit(1) from None
+    except ValueError as exc:  # a secret file that cannot be read
+        typer.echo(f"error: settings: {exc}", err=True)
+        raise typer.Exit(1) from None
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
 def _run(name: str, roles: frozenset[str], *, workers: int = 1, **overrides: Any) -> None:
     from seriesguard.api.app import serve  # FastAPI and MLflow load only for server commands
+    from seriesguard.api.security import UnsafeBind
+    from seriesguard.api.server import check_exposure, tls_options
     from seriesguard.runtime import Role
+    from seriesguard.security.tokens import create_verifier
 
     settings = load_settings(**overrides)
-    serve(settings, roles=frozenset(Role(r) for r in roles), name=name, workers=workers)
+    process_roles = frozenset(Role(r) for r in roles)
+    try:  # every mistake in the security settings is told before anything starts
+        check_exposure(settings, process_roles)
+        tls_options(settings)
+        create_verifier(settings)
+    except (UnsafeBind, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    serve(settings, roles=process_roles, name=name, workers=workers)
 
 
 def serve_all(host: Host = None, port: Port = 8000, home: Home = None) -> None:
@@ -112,7 +128,42 @@ def db_upgrade(home: Home = None) -> None:
     typer.echo(f"metadata DB at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 
+def show_config(home: Home = None) -> None:
+    """Print the settings in effect (environment, mounted files, defaults), secrets masked."""
+    settings = load_settings(home=home)
+    for line in config_lines(settings):
+        typer.echo(line)
+
+
+def config_lines(settings: Settings) -> list[str]:
+    """``VARIABLE=value`` per setting: secret values as ``***``, credentials in URLs too."""
+    lines = []
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown = "***" if value.get_secret_value() else ""
+        elif value is None:
+            shown = ""
+        elif isinstance(value, list):
+            shown = json.dumps(value)
+        else:
+            shown = redact_url(str(value))
+        variable = _variable(name, field.validation_alias)
+        lines.append(f"{variable}={shown}")
+    return lines
+
+
+def _variable(name: str, alias: object) -> str:
+    """The variable an operator sets: the first alias (CACHE_SIZE, MLFLOW_TRACKING_URI) or
+    SERIESGUARD_<NAME>."""
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    return f"SERIESGUARD_{name.upper()}"
+
+
 def register_server_commands(app: typer.Typer) -> None:
+    app.command("config")(show_config)
     app.command("serve")(serve_all)
     app.command("api")(api)
     app.command("predictor")(predictor)

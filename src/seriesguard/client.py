@@ -263,6 +263,21 @@ class SeriesguardClient:
     def reload(self, series_id: str) -> dict[str, Any]:
         return self._call("POST", f"/api/v1/admin/reload/{_seg(series_id)}")
 
+    def audit(
+        self,
+        *,
+        action: str | None = None,
+        series_id: str | None = None,
+        subject: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The audit log, newest first (admin); page on with ``before_id=next_before_id``."""
+        params = _query(
+            action=action, series_id=series_id, subject=subject, limit=limit, before_id=before_id
+        )
+        return self._call("GET", "/api/v1/admin/audit", params=params)
+
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
 
@@ -342,12 +357,26 @@ def error_from_response(response: httpx.Response) -> SeriesguardError:
 
 
 def _detail_entries(response: httpx.Response) -> list[dict[str, Any]]:
-    """The ``detail`` list of an API error body; a plain string detail becomes one entry."""
+    """The broken rules of an API error body (``{"error": {"code", "message", "details"}}``).
+
+    A bare ``{"detail": ...}`` (a framework or proxy in front of us) is read too, so the
+    status and text still reach the caller.
+    """
     try:
         body = response.json()
     except ValueError:
         return []
-    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return []
+    error = body.get("error")
+    if isinstance(error, dict):
+        details = error.get("details")
+        entries = [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+        if entries:
+            return entries
+        code, message = error.get("code"), error.get("message")
+        return [{"type": code or "http_error", "loc": [], "msg": message or ""}]
+    detail = body.get("detail")
     if isinstance(detail, str):
         return [{"type": "http_error", "loc": [], "msg": detail}]
     if isinstance(detail, list):

@@ -23,6 +23,7 @@ from seriesguard.serving.disk_cache import DiskModelCache
 from seriesguard.serving.model_table import ModelTable
 from seriesguard.serving.predictor import Predictor
 from seriesguard.settings import Settings
+from seriesguard.store.audit import AuditRepository
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.jobs import JobRepository
@@ -58,6 +59,7 @@ class Runtime:
     models: ModelService
     predictor: Predictor
     heartbeat: Heartbeat
+    audit: AuditRepository
     _stop: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
@@ -217,4 +219,5 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         models=models,
         predictor=predictor,
         heartbeat=heartbeat,
+        audit=AuditRepository(sessions),
     )

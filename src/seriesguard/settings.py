@@ -7,19 +7,58 @@ be generated from here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from seriesguard.core.breaker import BreakerPolicy
+
+# Settings that may carry a credential can also be read from a mounted file (a Kubernetes
+# Secret volume, a Docker secret): SERIESGUARD_<NAME>_FILE=/path. The variable itself wins.
+SECRET_FILE_SETTINGS = ("auth_secret", "database_url", "broker_url", "redis_url")
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """The ``SERIESGUARD_<NAME>_FILE`` variables of :data:`SECRET_FILE_SETTINGS`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in SECRET_FILE_SETTINGS:
+            variable = f"SERIESGUARD_{name.upper()}_FILE"
+            path = os.environ.get(variable)
+            if not path:
+                continue
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"{variable} names {path}, which cannot be read: {exc.strerror}"
+                ) from None
+        return found
 
 
 class Settings(BaseSettings):
     """Everything a seriesguard process can be told."""
 
     model_config = SettingsConfigDict(env_prefix="SERIESGUARD_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings
 
     home: Path = Field(
         default=Path(".seriesguard"),
@@ -156,10 +195,92 @@ class Settings(BaseSettings):
         "from X-Forwarded-For). Off by default: at thousands of predictions per second a log "
         "line costs more than the prediction it records.",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses (or networks, or *) of the proxies whose "
+        "X-Forwarded-For is believed for the client address in the access and audit logs. "
+        "Empty: the peer address is recorded, and the header is kept only as a detail.",
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto",
         description="json: one JSON object per line; text: for a terminal; auto: json unless "
         "stderr is a terminal.",
+    )
+    auth_issuer: str | None = Field(
+        default=None,
+        description="Required `iss` of every bearer token (the seed's RequestAuthentication "
+        "issuer). Setting it, or a key, or a JWKS URL, turns authentication on.",
+    )
+    auth_audiences: list[str] = Field(
+        default_factory=list,
+        description="Accepted `aud` values (RequestAuthentication audiences); a token must name "
+        "one of them. Empty = the `aud` claim is not checked. JSON list in the environment.",
+    )
+    auth_jwks_uri: str | None = Field(
+        default=None,
+        description="JWKS URL of the identity provider (RequestAuthentication jwksUri). Keys are "
+        "cached and fetched again when a token names a key id not yet seen (rotation).",
+    )
+    auth_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM public key (RSA or EC) that signs tokens, for setups without a JWKS "
+        "endpoint.",
+    )
+    auth_private_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key matching auth_public_key_file: only `seriesguard token` "
+        "reads it, to mint local tokens. Never needed by a server.",
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared HMAC secret (HS256) for the smallest setups; at least 32 bytes. "
+        "Also from a file: SERIESGUARD_AUTH_SECRET_FILE.",
+    )
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="Signature algorithms accepted from the JWKS or public key. `none` and HS* "
+        "are never accepted there; HS256 is used only with auth_secret.",
+    )
+    auth_roles_claim: str = Field(
+        default="roles",
+        description="Claim holding the caller's roles (viewer, data_scientist, ml_engineer, "
+        "admin): a list or a space-separated string; dotted paths reach nested claims "
+        "(realm_access.roles).",
+    )
+    auth_leeway_seconds: float = Field(
+        default=30.0, ge=0, description="Clock skew allowed on exp/nbf/iat."
+    )
+    auth_jwks_refresh_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long fetched JWKS keys are trusted before they are fetched again; "
+        "an unknown key id triggers a fetch at most every 10 s.",
+    )
+    rate_limit_per_second: float = Field(
+        default=1000.0,
+        ge=0,
+        description="Sustained requests per second allowed to one caller (its token subject), "
+        "across all replicas when redis_url is set. 0 = off. Without authentication the only "
+        "caller is the machine's operator on loopback, who is not limited.",
+    )
+    rate_limit_burst: int = Field(
+        default=2000, ge=1, description="Requests a principal may send at once above the rate."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0: shared state of the request rate limit across "
+        "replicas. Unset = each process limits on its own.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain: the server speaks HTTPS itself (in a cluster, the "
+        "mesh's mTLS does this instead).",
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
+    max_predict_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=256,
+        description="Largest body of a single predict (413 beyond): a point is tens of bytes.",
     )
     db_pool_size: int = Field(
         default=10, ge=1, description="Connections each process keeps open to PostgreSQL."
@@ -170,6 +291,13 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Wait for a free DB connection before answering 503."
     )
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Bearer tokens are required as soon as any way to check them is configured."""
+        return any(
+            (self.auth_jwks_uri, self.auth_public_key_file, self.auth_secret, self.auth_issuer)
+        )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home.resolve() / 'seriesguard.db'}"

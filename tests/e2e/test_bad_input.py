@@ -315,7 +315,7 @@ def test_rule_and_place_are_named(server, name, method, path, payload, status, r
         else:
             answer = http.request(method, path, json=payload)
     assert answer.status_code == status, answer.text
-    detail = answer.json()["detail"][0]
+    detail = answer.json()["error"]["details"][0]
     assert detail["type"] == rule, detail
     assert detail["loc"] == loc, detail
     assert detail["msg"]
@@ -329,7 +329,7 @@ def test_oversized_body_is_413(server) -> None:  # type: ignore[no-untyped-def]
             headers={"content-type": "application/json"},
         )
     assert answer.status_code == 413
-    assert answer.json()["detail"][0]["type"] == "body_too_large"
+    assert answer.json()["error"]["details"][0]["type"] == "body_too_large"
 
 
 def test_state_rules_rate_limit_and_nothing_lost(server) -> None:  # type: ignore[no-untyped-def]
@@ -343,10 +343,13 @@ def test_state_rules_rate_limit_and_nothing_lost(server) -> None:  # type: ignor
         again = http.post("/api/v1/models/state-1/versions/v1/promote", json={})
         assert (
             again.status_code == 409
-            and again.json()["detail"][0]["type"] == "version_not_in_staging"
+            and again.json()["error"]["details"][0]["type"] == "version_not_in_staging"
         )
         cancel = http.delete(f"/api/v1/training/jobs/{job['job_id']}")
-        assert cancel.status_code == 409 and cancel.json()["detail"][0]["type"] == "job_finished"
+        assert (
+            cancel.status_code == 409
+            and cancel.json()["error"]["details"][0]["type"] == "job_finished"
+        )
         assert http.get(f"/api/v1/training/jobs/{job['job_id']}").json()["status"] == "completed"
         models = http.get("/api/v1/models").json()
         assert [s["series_id"] for s in models["items"]] == ["state-1"]

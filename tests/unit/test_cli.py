@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from typer.testing import CliRunner
 
+from seriesguard.api.error_body import errors_content
 from seriesguard.cli import InputError, app, read_points
 from seriesguard.settings import Settings
 
@@ -44,10 +45,25 @@ def job_body(job_id: str, status: str, **extra: Any) -> dict[str, Any]:
 
 
 def error_body(rule: str, loc: list[str | int], msg: str) -> dict[str, Any]:
-    return {"detail": [{"type": rule, "loc": loc, "msg": msg}]}
+    return errors_content([{"type": rule, "loc": loc, "msg": msg}])
 
+
+AUDIT_EVENT = {
+    "id": 7,
+    "at": "2026-11-27T10:00:00+00:00",
+    "subject": "eve",
+    "roles": ["ml_engineer"],
+    "action": "promote",
+    "series_id": "s1",
+    "version": "v3",
+    "job_id": None,
+    "client": "10.0.0.9",
+    "outcome": "ok",
+    "details": {},
+}
 
 ROUTES: dict[tuple[str, str], tuple[int, Any]] = {
+    ("GET", "/api/v1/admin/audit"): (200, {"items": [AUDIT_EVENT], "next_before_id": 7}),
     ("POST", "/api/v1/training/s1"): (202, job_body("job-ok", "queued")),
     ("POST", "/api/v1/training/s2"): (202, job_body("job-bad", "queued")),
     ("GET", "/api/v1/training/jobs/job-ok"): (200, job_body("job-ok", "completed")),
@@ -289,12 +305,34 @@ def test_predict_prints_json_and_sends_numeric_timestamps(url: str) -> None:
     assert Handler.requests[-1][2] == {"timestamp": 1_700_000_000.0, "value": 4.5}
 
 
+@pytest.mark.parametrize("command", ["serve", "api", "predictor"])
+def test_open_address_without_auth_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str
+) -> None:
+    captured = fake_server(monkeypatch)
+    result = runner.invoke(app, [command, "--host", "0.0.0.0", "--home", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "refusing to listen on 0.0.0.0: authentication is not configured" in result.output
+    assert "SERIESGUARD_AUTH_JWKS_URI" in result.output
+    assert captured == []
+
+
+def test_worker_health_port_may_listen_anywhere_without_auth(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    captured = fake_server(monkeypatch)
+    result = runner.invoke(app, ["worker", "--host", "0.0.0.0", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output  # probes only: nothing to protect
+    assert len(captured) == 1
+
+
 def test_serve_overrides_environment_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     captured = fake_server(monkeypatch)
     monkeypatch.setenv("SERIESGUARD_PORT", "9001")
     monkeypatch.setenv("SERIESGUARD_HOST", "10.0.0.1")
+    monkeypatch.setenv("SERIESGUARD_AUTH_SECRET", "s" * 32)  # tokens checked: any address
 
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--home", str(tmp_path)])
 
@@ -353,3 +391,44 @@ def test_serve_reports_bad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: settings at worker_concurrency: ")
+
+
+def test_security_settings_that_cannot_work_stop_the_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    captured = fake_server(monkeypatch)
+    monkeypatch.setenv("SERIESGUARD_AUTH_ISSUER", "https://auth.example")  # but no key
+    result = runner.invoke(app, ["serve", "--home", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "SERIESGUARD_AUTH_JWKS_URI" in result.output
+    monkeypatch.delenv("SERIESGUARD_AUTH_ISSUER")
+    monkeypatch.setenv("SERIESGUARD_TLS_CERT_FILE", str(tmp_path / "cert.pem"))  # no key
+    result = runner.invoke(app, ["serve", "--home", str(tmp_path)])
+    assert result.exit_code == 2 and "SERIESGUARD_TLS_KEY_FILE" in result.output
+    assert captured == []
+
+
+def test_secret_settings_are_read_from_mounted_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("a-secret-from-a-kubernetes-volume-0123456789\n")
+    monkeypatch.setenv("SERIESGUARD_AUTH_SECRET_FILE", str(secret))
+    monkeypatch.delenv("SERIESGUARD_AUTH_SECRET", raising=False)
+    loaded = Settings()
+    assert loaded.auth_secret is not None
+    assert loaded.auth_secret.get_secret_value() == "a-secret-from-a-kubernetes-volume-0123456789"
+    assert "a-secret" not in repr(loaded) and "a-secret" not in loaded.model_dump_json()
+    monkeypatch.setenv("SERIESGUARD_AUTH_SECRET_FILE", str(tmp_path / "missing"))
+    result = runner.invoke(app, ["serve", "--home", str(tmp_path)])
+    assert result.exit_code == 1 and "SERIESGUARD_AUTH_SECRET_FILE names" in result.output
+
+
+def test_audit_lists_events_with_the_token_and_filters(url: str) -> None:
+    args = ["audit", "--action", "promote", "--series", "s1", "--limit", "1", "--url", url]
+    result = runner.invoke(app, [*args, "--token", "t0k3n"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "eve" in result.stdout and "ml_engineer" in result.stdout and "v3" in result.stdout
+    assert "--before 7" in result.stdout
+    method, path, _body = Handler.requests[-1]
+    assert method == "GET" and "action=promote" in path and "series_id=s1" in path

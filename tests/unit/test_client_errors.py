@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from seriesguard.api.error_body import errors_content
 from seriesguard.client import (
     JobWaitTimeout,
     SeriesguardClient,
@@ -30,7 +31,7 @@ Route = Callable[[BaseHTTPRequestHandler], Reply]
 
 
 def api_error(status: int, *entries: tuple[str, list[str | int], str]) -> Route:
-    body = {"detail": [{"type": t, "loc": loc, "msg": msg} for t, loc, msg in entries]}
+    body = errors_content([{"type": t, "loc": loc, "msg": msg} for t, loc, msg in entries])
     return lambda _request: (status, {}, json.dumps(body).encode())
 
 
@@ -67,7 +68,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         429,
         {"Retry-After": "120"},
         json.dumps(
-            {"detail": [{"type": "rate_limited", "loc": [], "msg": "one job per 5 min"}]}
+            {"error": {"code": "rate_limited", "message": "one job per 5 min", "details": []}}
         ).encode(),
     ),
     ("POST", "/api/v1/training/bad"): api_error(

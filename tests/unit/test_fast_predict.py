@@ -10,6 +10,8 @@ import orjson
 import pytest
 
 from seriesguard.api.fast_predict import FastPredictMiddleware
+from seriesguard.api.security import PRINCIPAL
+from seriesguard.core.authz import LOCAL_OPERATOR, Principal
 from seriesguard.core.detectors import ZScoreDetector
 from seriesguard.serving.scorer import Scorer, production_scorer
 
@@ -35,6 +37,7 @@ def run(
     method: str = "POST",
     headers: list[tuple[bytes, bytes]] | None = None,
     chunks: int = 1,
+    caller: Principal | None = LOCAL_OPERATOR,
 ) -> tuple[list[dict[str, Any]], bytes | None]:
     """Send one request through the middleware; (messages sent, body the inner app read)."""
     inner_body: list[bytes] = []
@@ -61,6 +64,8 @@ def run(
 
     default = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     scope = {"type": "http", "method": method, "path": path, "headers": headers or default}
+    if caller is not None:  # what the security layer in front leaves in the scope
+        scope[PRINCIPAL] = caller
     middleware = FastPredictMiddleware(app, predictor=Resident())  # type: ignore[arg-type]
     asyncio.run(middleware(scope, receive, send))
     return sent, (inner_body[0] if inner_body else None)
@@ -104,3 +109,19 @@ def test_anything_else_goes_to_the_app_with_its_body(case: dict[str, Any]) -> No
     sent, inner = run(**case)
     assert sent[0]["status"] == 299
     assert inner == case.get("body", PLAIN)  # read (and replayed) or never touched
+
+
+def test_a_viewer_token_takes_the_fast_path() -> None:
+    sent, inner = run(caller=Principal(subject="ana", roles=frozenset({"viewer"})))
+    assert inner is None and sent[0]["status"] == 200
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [None, Principal(subject="bob", roles=frozenset()), Principal("x", frozenset({"guest"}))],
+    ids=["no security layer", "no role", "unknown role"],
+)
+def test_callers_who_may_not_predict_are_left_to_the_route(caller: Principal | None) -> None:
+    sent, inner = run(caller=caller)
+    assert inner == PLAIN  # the app (its Authorize policy) answers them, body intact
+    assert sent[0]["status"] == 299

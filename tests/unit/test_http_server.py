@@ -11,12 +11,14 @@ import pytest
 
 from seriesguard.api.body_limit import BodyLimitMiddleware
 from seriesguard.api.fast_predict import FastPredictMiddleware
+from seriesguard.api.security import SecurityMiddleware
 from seriesguard.api.server import (
     LARGE_WRITE,
     PROCESS_ROLES_ENV,
     PROCESS_SETTINGS_ENV,
     CoalescingTransport,
     process_app,
+    process_settings_json,
     uvicorn_options,
 )
 from seriesguard.runtime import Role
@@ -157,22 +159,38 @@ def test_access_log_is_off_unless_asked_for() -> None:
         False,
         "uvloop",
     )
-    assert uvicorn_options(Settings(access_log=True))["access_log"] is True
+    logged = uvicorn_options(Settings(access_log=True))
+    assert logged["access_log"] is True
+    assert logged["proxy_headers"] is False  # X-Forwarded-For is anyone's to write
+
+
+def test_forwarded_for_is_believed_only_from_named_proxies() -> None:
+    options = uvicorn_options(Settings(forwarded_allow_ips="10.0.0.0/8"))
+    assert (options["proxy_headers"], options["forwarded_allow_ips"]) == (True, "10.0.0.0/8")
 
 
 def test_each_server_process_builds_the_parents_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(
-        home=tmp_path, port=8123, mlflow_tracking_uri="memory://", cache_size=7, log_level="ERROR"
+        home=tmp_path,
+        port=8123,
+        mlflow_tracking_uri="memory://",
+        cache_size=7,
+        log_level="ERROR",
+        auth_secret="a-shared-secret-of-at-least-32-bytes",  # type: ignore[arg-type]
     )
-    monkeypatch.setenv(PROCESS_SETTINGS_ENV, settings.model_dump_json())
+    monkeypatch.setenv(PROCESS_SETTINGS_ENV, process_settings_json(settings))
     monkeypatch.setenv(PROCESS_ROLES_ENV, "predictor")
     monkeypatch.setenv("SERIESGUARD_PORT", "9999")  # the parent's settings win over the env
     monkeypatch.setattr("seriesguard.api.server.configure_logging", lambda **_: None)
     app = process_app()
-    assert isinstance(app, FastPredictMiddleware)  # a predictor: the fast path in front
-    runtime = app.app.state.runtime  # type: ignore[attr-defined]
-    assert runtime.settings == settings
+    # A predictor: security, then the body limit, then the fast path, in front of the app.
+    assert isinstance(app, SecurityMiddleware)
+    fast = app.app.app  # type: ignore[attr-defined]
+    assert isinstance(fast, FastPredictMiddleware)
+    runtime = fast.app.state.runtime  # type: ignore[attr-defined]
+    assert runtime.settings == settings  # the secret too: masked in a plain JSON dump
+    assert runtime.settings.auth_secret.get_secret_value().startswith("a-shared-secret")
     assert runtime.roles == frozenset({Role.PREDICTOR})
     runtime.engine.dispose()

@@ -10,20 +10,29 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from seriesguard import __version__
 from seriesguard.api import errors
 from seriesguard.api.body_limit import BodyLimitMiddleware
 from seriesguard.api.fast_predict import FastPredictMiddleware
+from seriesguard.api.openapi import install_openapi
 from seriesguard.api.routes import admin, batch, health, models, plot, predict, training
+from seriesguard.api.security import (
+    SecurityMiddleware,
+    check_every_route_has_a_policy,
+    public_paths,
+)
 from seriesguard.api.server import serve
 from seriesguard.runtime import Role, Runtime
+from seriesguard.security.ratelimit import create_rate_limiter
+from seriesguard.security.tokens import create_verifier
+from seriesguard.settings import Settings
 
 __all__ = ["create_app", "serve", "serving_app"]
 
@@ -40,13 +49,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            limiter = app.state.guard.security["limiter"]
+            if limiter is not None:
+                await limiter.close()
             await run_in_threadpool(runtime.stop)
 
     app = FastAPI(
         title="seriesguard",
         version=__version__,
         description="Anomaly detection for industrial sensor fleets: train, register, promote, "
-        "predict. Errors are {'detail': [{'type': rule, 'loc': place, 'msg': text}]}.",
+        "predict. Every error is {'error': {'code': rule, 'message': text, 'details': "
+        "[{'type': rule, 'loc': place, 'msg': text}]}}. Every operation but the probes needs "
+        "a bearer JWT when authentication is configured; x-minimum-role names the weakest "
+        "role that may call it.",
         lifespan=lifespan,
     )
     app.state.runtime = runtime
@@ -58,11 +73,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     if Role.PREDICTOR in runtime.roles:
         app.include_router(batch.router)  # before predict: "/batch" is not a series id
         app.include_router(predict.router)
-        document_models(app, predict.HAND_READ_BODIES)
     if runtime.roles & {Role.API, Role.PREDICTOR}:
         app.include_router(admin.router)
     app.include_router(health.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    check_every_route_has_a_policy(app)
+    install_openapi(app, models=predict.HAND_READ_BODIES)
+    guard = Guard.build(app, runtime.settings)
+    app.state.guard = guard
+    # Added last = outermost: who is calling is settled before any body is looked at.
+    app.add_middleware(BodyLimitMiddleware, **guard.body_limits)
+    app.add_middleware(SecurityMiddleware, **guard.security)
     return app
 
 
@@ -70,11 +90,36 @@ def serving_app(runtime: Runtime) -> ASGIApp:
     """What the server runs: :func:`create_app`, and for a predictor the fast path of single
     predicts in front of it, before FastAPI (whose per-request telemetry checks and middleware
     cost as much as the prediction). Every request the fast path does not answer goes on to
-    the app, unchanged."""
+    the app, unchanged. Authentication, the rate limit and the body limit run in front of the
+    fast path too (the app's own copies see the caller already settled and let it through)."""
     app = create_app(runtime)
     if Role.PREDICTOR not in runtime.roles or not runtime.settings.fast_predict:
         return app
-    return FastPredictMiddleware(app, predictor=runtime.predictor)
+    guard: Guard = app.state.guard
+    fast = FastPredictMiddleware(app, predictor=runtime.predictor)
+    return SecurityMiddleware(BodyLimitMiddleware(fast, **guard.body_limits), **guard.security)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The settings of the layers in front of the routes, built once per app."""
+
+    security: dict[str, Any]
+    body_limits: dict[str, Any]
+
+    @classmethod
+    def build(cls, app: FastAPI, settings: Settings) -> Guard:
+        security = {
+            "verifier": create_verifier(settings),
+            "limiter": create_rate_limiter(settings),
+            "public_paths": public_paths(app),
+        }
+        single = predict.ROUTE_PREFIX + "/"
+        limits = (
+            (single + "batch", settings.max_body_bytes),
+            (single, settings.max_predict_body_bytes),
+        )
+        return cls(security, {"max_bytes": settings.max_body_bytes, "path_limits": limits})
 
 
 def settle_heap() -> None:
@@ -88,23 +133,3 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def document_models(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
-    """Add ``models`` to the OpenAPI components: routes that read their body by hand refer to
-    its schema by ``$ref``, and FastAPI only adds the models it validates itself."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()  # cached by FastAPI on the app: the additions below stay
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in models:
-            components.setdefault(
-                model.__name__,
-                model.model_json_schema(ref_template="#/components/schemas/{model}"),
-            )
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

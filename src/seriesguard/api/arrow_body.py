@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from seriesguard.api.arrow_guard import check_stream_size
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.validation import FloatArray
 
@@ -25,13 +26,14 @@ COLUMNS = ("timestamp", "value")
 _NANOS = {"s": 1e0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 
 
-def read_points(blob: bytes) -> tuple[FloatArray, FloatArray]:
+def read_points(blob: bytes, *, max_rows: int) -> tuple[FloatArray, FloatArray]:
     """(epoch seconds, values) from an Arrow IPC stream; InvalidInput names what is wrong."""
-    table = _read_table(blob)
+    table = _read_table(blob, max_rows=max_rows, what="training body")
     return _timestamps(table.column("timestamp")), _values(table.column("value"))
 
 
-def _read_table(blob: bytes) -> Any:
+def _read_table(blob: bytes, *, max_rows: int, what: str) -> Any:
+    check_stream_size(blob, max_rows=max_rows, what=what)  # before anything is inflated
     try:
         table = pa.ipc.open_stream(blob).read_all()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:

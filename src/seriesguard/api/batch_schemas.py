@@ -40,6 +40,7 @@ from seriesguard.core.errors import InvalidInput
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import parse_timestamps
 from seriesguard.serving.batch import (
+    MAX_BATCH_POINTS,
     BatchPoints,
     BatchScores,
     FloatArray,
@@ -210,7 +211,8 @@ def _check_finite_items(array: FloatArray, bounds: IntArray, field: str) -> None
 
 def read_arrow(blob: bytes) -> BatchPoints:
     """Points of an Arrow IPC stream; rows regrouped per series when they interleave."""
-    table = _read_table(blob)  # checks the timestamp and value columns exist
+    # Refused unread past MAX_BATCH_POINTS; then the timestamp and value columns must exist.
+    table = _read_table(blob, max_rows=MAX_BATCH_POINTS, what="batch")
     if SERIES_COLUMN not in table.column_names:
         raise InvalidInput(
             f"the Arrow table needs a column {SERIES_COLUMN!r}; it has {table.column_names}",

@@ -8,9 +8,9 @@ front, is counted as it arrives.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from seriesguard.api.error_body import error_bytes
 
 
 class BodyTooLarge(Exception):
@@ -30,24 +30,37 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self._app = app
+    """``max_bytes`` for every body, unless the path starts with one of ``path_limits``'
+    prefixes (the first that matches wins): a single predict has no business being large."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: tuple[tuple[str, int], ...] = ()
+    ) -> None:
+        self.app = app
         self._max = max_bytes
+        self._path_limits = path_limits
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self._path_limits:
+            if path.startswith(prefix):
+                return limit
+        return self._max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self._app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         declared = _declared_length(scope)
         if declared is not None:
-            if declared > self._max:
-                await self._reject(send)
+            if declared > limit:
+                await self._reject(send, limit)
             else:
-                await self._app(scope, receive, send)
+                await self.app(scope, receive, send)
             return
-        await self._counted(scope, receive, send)
+        await self._counted(scope, receive, send, limit)
 
-    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         seen = 0
         started = False
 
@@ -56,7 +69,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self._max:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 
@@ -66,23 +79,13 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self._app(scope, counted, tracked_send)
+            await self.app(scope, counted, tracked_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "detail": [
-                    {
-                        "type": "body_too_large",
-                        "loc": ["body"],
-                        "msg": f"request body exceeds {self._max} bytes",
-                    }
-                ]
-            }
-        ).encode()
+    async def _reject(self, send: Send, limit: int) -> None:
+        body = error_bytes("body_too_large", ["body"], f"request body exceeds {limit} bytes")
         await send(
             {
                 "type": "http.response.start",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from seriesguard.api.schemas import JobOut, SeriesOut, VersionOut
+from seriesguard.api.schemas import AuditEventOut, JobOut, SeriesOut, VersionOut
+from seriesguard.core.audit import AuditEvent
 from seriesguard.core.catalog import ModelVersion, SeriesSummary
 from seriesguard.core.jobs import Job
 from seriesguard.core.series import model_name, version_label
@@ -35,6 +36,7 @@ def job_out(job: Job) -> JobOut:
         model_version=label(job.model_version),
         mlflow_run_id=job.run_id,
         error=job.error,
+        submitted_by=job.submitted_by,
         links={
             "self": f"/api/v1/training/jobs/{job.id}",
             "model": f"/api/v1/models/{job.series_id}",
@@ -63,4 +65,20 @@ def series_out(summary: SeriesSummary) -> SeriesOut:
         staging_version=label(summary.staging_version),
         latest_version=label(summary.latest_version),
         updated_at=iso(summary.updated_at) or "",
+    )
+
+
+def audit_out(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=event.id or 0,
+        at=iso(event.at) or "",
+        subject=event.subject,
+        roles=list(event.roles),
+        action=event.action.value,
+        series_id=event.series_id,
+        version=label(event.version),
+        job_id=event.job_id,
+        client=event.client,
+        outcome=event.outcome,
+        details=event.details,
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from seriesguard.api.security import Authorize
+from seriesguard.core.authz import Permission
 from seriesguard.promotion.service import ModelService
 from seriesguard.runtime import Runtime
 from seriesguard.serving.predictor import Predictor
+from seriesguard.store.audit import AuditRepository
 from seriesguard.training.service import TrainingService
 
 
@@ -33,3 +36,16 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 TrainingDep = Annotated[TrainingService, Depends(get_training)]
 ModelsDep = Annotated[ModelService, Depends(get_models)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+
+
+def allow(permission: Permission) -> Any:
+    """The policy of a route, for its ``dependencies`` or for a parameter that wants the
+    caller: ``caller: Annotated[Principal, allow(Permission.TRAIN)]``."""
+    return Depends(Authorize(permission))
+
+
+def get_audit(request: Request) -> AuditRepository:
+    return get_runtime(request).audit
+
+
+AuditDep = Annotated[AuditRepository, Depends(get_audit)]

@@ -1,27 +1,30 @@
-"""Every error leaves as FastAPI's own shape: ``{"detail": [{"type", "loc", "msg"}]}``.
+"""Exception handlers: every error leaves in the one body of :mod:`seriesguard.api.error_body`.
 
-``type`` names the rule that was broken and ``loc`` the place (``["body", "values", 17]``), for
-our domain rules and pydantic's type checks alike. Nothing unexpected leaks as a bare 500.
+Domain errors carry their rule and place; pydantic's checks become the same entries; an
+unexpected exception is logged with its stack here and answered with a bare 500 that tells
+nothing about the inside.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from seriesguard.api.error_body import error_content, errors_content, www_authenticate
 from seriesguard.core.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     InvalidInput,
     NotFound,
     NotImplementedYet,
     RateLimited,
+    Unauthenticated,
     Unavailable,
 )
 from seriesguard.store.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS
@@ -30,16 +33,14 @@ log = logging.getLogger(__name__)
 
 STATUS = {
     InvalidInput: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     RateLimited: 429,
     NotImplementedYet: 501,
     Unavailable: 503,
 }
-
-
-def error_body(rule: str, loc: list[str | int], msg: str) -> dict[str, Any]:
-    return {"detail": [{"type": rule, "loc": loc, "msg": msg}]}
 
 
 def status_of(exc: DomainError) -> int:
@@ -52,12 +53,14 @@ def status_of(exc: DomainError) -> int:
 async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = www_authenticate(exc.rule)
+    elif isinstance(exc, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     elif isinstance(exc, Unavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return JSONResponse(
-        error_body(exc.rule, list(exc.loc), exc.message),
+        error_content(exc.rule, exc.loc, exc.message),
         status_code=status_of(exc),
         headers=headers,
     )
@@ -65,11 +68,7 @@ async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    detail = [
-        {"type": e.get("type", "invalid"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": detail}, status_code=422)
+    return JSONResponse(errors_content(exc.errors()), status_code=422)
 
 
 _HTTP_RULES: dict[int, tuple[str, list[str | int]]] = {
@@ -83,7 +82,7 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     rule, loc = _HTTP_RULES.get(exc.status_code, ("http_error", ["path"]))
     return JSONResponse(
-        error_body(rule, loc, str(exc.detail)),
+        error_content(rule, loc, str(exc.detail)),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -92,7 +91,7 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def database_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("metadata DB unavailable on %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
-        error_body("database_unavailable", [], "the metadata database is unavailable; retry"),
+        error_content("database_unavailable", [], "the metadata database is unavailable; retry"),
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
@@ -101,7 +100,7 @@ async def database_down(request: Request, exc: Exception) -> JSONResponse:
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
-        error_body("internal_error", [], "internal error; see the server log"), status_code=500
+        error_content("internal_error", [], "internal error; see the server log"), status_code=500
     )
 
 

@@ -22,6 +22,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seriesguard.api.routes.predict import ROUTE_PREFIX, answer_bytes
+from seriesguard.api.security import PRINCIPAL
+from seriesguard.core.authz import Permission, Principal
 from seriesguard.core.series import check_series_id
 from seriesguard.serving.predictor import Predictor
 
@@ -50,6 +52,13 @@ def _plain_request(scope: Scope) -> bool:
         and length.isdigit()
         and int(length) <= MAX_FAST_BODY
     )
+
+
+def _may_predict(scope: Scope) -> bool:
+    """The caller, as the security layer in front settled it, may predict; anyone else is
+    the route's to refuse (with its proper 401/403 body)."""
+    principal: Principal | None = scope.get(PRINCIPAL)
+    return principal is not None and principal.can(Permission.PREDICT)
 
 
 def _point(body: bytes) -> tuple[float, float] | None:
@@ -85,7 +94,7 @@ class FastPredictMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self._prefix):
             await self.app(scope, receive, send)
             return
-        if not _plain_request(scope):
+        if not _plain_request(scope) or not _may_predict(scope):
             await self.app(scope, receive, send)
             return
         message = await receive()

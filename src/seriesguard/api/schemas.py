@@ -43,6 +43,9 @@ class JobOut(BaseModel):
     model_version: str | None = None
     mlflow_run_id: str | None = None
     error: str | None = None
+    submitted_by: str | None = Field(
+        default=None, description="Subject of the token that submitted it (None without auth)."
+    )
     links: dict[str, str]
 
 
@@ -152,3 +155,22 @@ class DeploymentConfig(BaseModel):
     production: VersionOut | None
     staging: VersionOut | None
     serving: dict[str, Any]
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: str = Field(description="When, ISO-8601 UTC.")
+    subject: str = Field(description="Who: the token's subject (`local` without auth).")
+    roles: list[str]
+    action: str = Field(description="promote, rollback, cancel or reload.")
+    series_id: str | None
+    version: str | None
+    job_id: str | None
+    client: str | None = Field(description="The caller's address as this server saw it.")
+    outcome: str
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    next_before_id: int | None = Field(description="Pass as before_id for the next page.")

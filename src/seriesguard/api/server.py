@@ -11,14 +11,17 @@ for the client reading the answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from seriesguard.api.security import check_bind_address
 from seriesguard.observability.logging import configure_logging
 from seriesguard.runtime import ALL_IN_ONE, Role, build_runtime
 from seriesguard.settings import Settings
@@ -101,7 +104,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The uvicorn settings every seriesguard server runs with."""
-    return {
+    return tls_options(settings) | {
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
@@ -110,10 +113,42 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through our handler (JSON in containers)
         # A log line per request costs more than a prediction: off unless asked for.
         "access_log": settings.access_log,
-        # X-Forwarded-For only changes the client address, which only the access log shows.
-        "proxy_headers": settings.access_log,
+        # X-Forwarded-For sets the client address the access log and the audit log record:
+        # believed only from the proxies named, or anyone could write the audit trail.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
         "timeout_graceful_shutdown": 30,
     }
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """HTTPS when a certificate and its key are given (both or neither)."""
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None and key is None:
+        return {}
+    if cert is None or key is None:
+        raise ValueError(
+            "TLS needs both SERIESGUARD_TLS_CERT_FILE and SERIESGUARD_TLS_KEY_FILE; one is unset"
+        )
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+
+
+def check_exposure(settings: Settings, roles: frozenset[Role]) -> None:
+    """A process with routes beyond the probes listens on loopback only, unless tokens are
+    checked (:class:`~seriesguard.api.security.UnsafeBind` otherwise)."""
+    if roles & {Role.API, Role.PREDICTOR}:
+        check_bind_address(host=settings.host, auth_enabled=settings.auth_enabled)
+
+
+def process_settings_json(settings: Settings) -> str:
+    """The settings as JSON for the server's child processes, secrets included: pydantic
+    masks them when dumping, and a child needs the real value to check tokens."""
+    payload = settings.model_dump(mode="json", by_alias=False)
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            payload[name] = value.get_secret_value()
+    return json.dumps(payload)
 
 
 def serve(
@@ -131,6 +166,7 @@ def serve(
     the same settings, so each predictor warm-loads the whole catalog and polls it on its own.
     An eager ``POST /admin/reload`` reaches the one process that takes it; the others see a
     promotion through the catalog poll."""
+    check_exposure(settings, roles)
     configure_logging(level=settings.log_level, fmt=settings.log_format, process_role=name)
     options = uvicorn_options(settings)
     if workers <= 1:
@@ -138,7 +174,7 @@ def serve(
 
         uvicorn.run(serving_app(build_runtime(settings, roles=roles)), **options)
         return
-    os.environ[PROCESS_SETTINGS_ENV] = settings.model_dump_json()
+    os.environ[PROCESS_SETTINGS_ENV] = process_settings_json(settings)
     os.environ[PROCESS_ROLES_ENV] = ",".join(sorted(roles))
     os.environ[PROCESS_NAME_ENV] = name
     uvicorn.run(f"{__name__}:process_app", factory=True, workers=workers, **options)

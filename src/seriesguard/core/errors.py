@@ -27,6 +27,18 @@ class InvalidInput(DomainError):
     rule = "invalid_input"
 
 
+class Unauthenticated(DomainError):
+    """No bearer token, or one that cannot be trusted (401). ``rule`` says which check failed."""
+
+    rule = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The caller is known but their roles do not grant this operation (403)."""
+
+    rule = "forbidden"
+
+
 class NotFound(DomainError):
     """The thing named does not exist (404)."""
 

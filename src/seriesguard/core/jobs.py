@@ -64,3 +64,4 @@ class Job:
     run_id: str | None = None
     window_start: float | None = None
     window_end: float | None = None
+    submitted_by: str | None = None  # the caller's token subject; None when auth is off

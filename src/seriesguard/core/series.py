@@ -14,7 +14,7 @@ MODEL_NAME_PREFIX = "anomaly-detector-"
 
 def check_series_id(series_id: str, *, loc: tuple[str | int, ...] = ("path", "series_id")) -> str:
     """Return ``series_id`` if it may name a series; it ends up in model names and paths."""
-    if not _SERIES_ID.match(series_id):
+    if not _SERIES_ID.fullmatch(series_id):
         raise InvalidInput(
             f"series_id {series_id[:140]!r} must match {SERIES_ID_PATTERN}",
             rule="series_id_pattern",
@@ -23,14 +23,19 @@ def check_series_id(series_id: str, *, loc: tuple[str | int, ...] = ("path", "se
     return series_id
 
 
+# Versions are 32-bit integers in MLflow's registry and in our tables.
+MAX_VERSION = 2**31 - 1
+
+
 def parse_version(label: str | int, *, loc: tuple[str | int, ...] = ("path", "version")) -> int:
     """``5``, ``"5"`` and ``"v5"`` all name version 5."""
-    if isinstance(label, int) and not isinstance(label, bool) and label > 0:
+    if isinstance(label, int) and not isinstance(label, bool) and 0 < label <= MAX_VERSION:
         return label
-    match = _VERSION.match(str(label))
-    if not match:
+    match = _VERSION.fullmatch(str(label))
+    if not match or int(match.group(1)) > MAX_VERSION:
         raise InvalidInput(
-            f"version {str(label)[:40]!r} must be a positive integer, optionally prefixed 'v'",
+            f"version {str(label)[:40]!r} must be a positive integer up to {MAX_VERSION}, "
+            "optionally prefixed 'v'",
             rule="version_format",
             loc=loc,
         )

@@ -38,15 +38,18 @@ def parse_timestamp(raw: object, *, loc: tuple[str | int, ...]) -> float:
     if isinstance(raw, bool):
         raise _bad_timestamp(raw, loc)
     if isinstance(raw, int | float):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:  # an integer beyond float64: JSON can carry one
+            raise _bad_timestamp(raw, loc) from None
     if isinstance(raw, str):
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.timestamp()
+        except (ValueError, OverflowError):
             raise _bad_timestamp(raw, loc) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
     raise _bad_timestamp(raw, loc)
 
 
@@ -71,7 +74,10 @@ def parse_timestamps(raw: Sequence[object] | FloatArray) -> FloatArray:
     # The set of exact element types is gathered in C: ~10x faster than an isinstance loop
     # over 100k points. Exact types on purpose: bool (an int subclass) is not a timestamp.
     elif set(map(type, raw)) <= _NUMBERS:
-        return np.asarray(raw, dtype=np.float64)
+        try:
+            return np.asarray(raw, dtype=np.float64)
+        except OverflowError:  # an integer beyond float64: the loop below names it
+            pass
     return np.fromiter(
         (parse_timestamp(t, loc=("body", "timestamps", i)) for i, t in enumerate(raw)),
         dtype=np.float64,
@@ -201,19 +207,50 @@ def validate_training_data(
         )
     _check_count(len(values), limits)
     ts = parse_timestamps(timestamps)
-    vs = np.asarray(values, dtype=np.float64)
+    vs = _as_values(values)
     _check_finite(ts, "timestamps")
     _check_finite(vs, "values")
     _check_increasing(ts)
-    std = float(np.std(vs))
-    if not std > MIN_STD:
+    _check_statistics(vs)
+    return TrainingData(timestamps=ts, values=vs)
+
+
+def _as_values(values: Sequence[float] | FloatArray) -> FloatArray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64 somewhere: say where
+        for index, value in enumerate(values):
+            try:
+                float(value)
+            except OverflowError:
+                raise InvalidInput(
+                    f"values[{index}] is beyond the range of a 64-bit float",
+                    rule="finite_values",
+                    loc=("body", "values", index),
+                ) from None
+        raise
+
+
+def _check_statistics(vs: FloatArray) -> None:
+    """The spread must be real, and the statistics a detector keeps must be finite numbers."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(np.mean(vs)), float(np.std(vs))
+        # Measured from the first value: a large constant (1e15 + 0.1) has no rounding spread.
+        spread = float(np.std(vs - vs[0]))
+    if not (np.isfinite(mean) and np.isfinite(std)):
         raise InvalidInput(
-            f"values have standard deviation {std:.3g}; a constant series cannot be modelled "
+            "values are so large that their mean or standard deviation overflows a 64-bit "
+            "float; rescale the series",
+            rule="value_range",
+            loc=("body", "values"),
+        )
+    if not spread > MIN_STD:
+        raise InvalidInput(
+            f"values have standard deviation {spread:.3g}; a constant series cannot be modelled "
             f"(must be > {MIN_STD:g})",
             rule="min_std",
             loc=("body", "values"),
         )
-    return TrainingData(timestamps=ts, values=vs)
 
 
 def _check_count(count: int, limits: PointLimits) -> None:

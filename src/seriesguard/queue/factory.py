@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seriesguard.core.redact import redact_url
 from seriesguard.queue.base import JobQueue
 from seriesguard.queue.inprocess import InProcessQueue
 
@@ -19,5 +20,6 @@ def create_queue(
 
         return CeleryQueue(broker_url=broker_url, concurrency=concurrency, queue_name=queue_name)
     raise ValueError(
-        f"broker URL {broker_url!r} is not supported; use memory:// or amqp:// (RabbitMQ)"
+        f"broker URL {redact_url(broker_url)!r} is not supported; "
+        "use memory:// or amqp:// (RabbitMQ)"
     )

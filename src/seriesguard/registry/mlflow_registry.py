@@ -35,6 +35,7 @@ from mlflow.tracking import MlflowClient
 
 from seriesguard.core.breaker import BreakerPolicy, CircuitBreaker, CircuitOpen, guarded
 from seriesguard.core.errors import NotFound
+from seriesguard.core.redact import redact_url
 from seriesguard.core.series import model_name
 from seriesguard.core.stages import Stage
 from seriesguard.registry.base import (
@@ -81,11 +82,6 @@ def _code(exc: BaseException) -> str | None:
     return exc.error_code if isinstance(exc, MlflowException) else None
 
 
-def _redact(uri: str) -> str:
-    """The URI without credentials (a PostgreSQL URI carries a password), fit for messages."""
-    return re.sub(r"//[^/@]*@", "//***@", uri)
-
-
 def _is_database(uri: str) -> bool:
     """True for the URIs MLflow serves from its SQLAlchemy stores."""
     return urlsplit(uri).scheme.split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}
@@ -116,7 +112,7 @@ class MlflowRegistry(ModelRegistry):
         self._uri = tracking_uri
         self._artifact_root = artifact_root or None  # "" = the tracking server's default
         self._experiment_name = experiment_name
-        self._where = _redact(tracking_uri)
+        self._where = redact_url(tracking_uri)
         self._errors = _backend_errors()
         self._breaker = breaker or BreakerPolicy().make("mlflow", clock=time.monotonic)
         self._init_lock = threading.Lock()

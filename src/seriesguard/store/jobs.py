@@ -40,6 +40,7 @@ def _to_job(row: JobRow) -> Job:
         run_id=row.run_id,
         window_start=row.window_start,
         window_end=row.window_end,
+        submitted_by=row.submitted_by,
     )
 
 

@@ -33,6 +33,7 @@ class JobRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(64))
     window_start: Mapped[float | None] = mapped_column(Double)
     window_end: Mapped[float | None] = mapped_column(Double)
+    submitted_by: Mapped[str | None] = mapped_column(String(256))  # token subject; None = no auth
 
     __table_args__ = (
         Index("ix_training_jobs_series_created", "series_id", "created_at"),
@@ -72,3 +73,29 @@ class ModelVersionRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(36))
     run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Double, nullable=False)
+
+
+class AuditRow(Base):
+    """Append-only audit log; ``id`` orders the events (keyset pagination walks it down)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Double, nullable=False, index=True)
+    subject: Mapped[str] = mapped_column(String(256), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    series_id: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    client: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+    # Each filter is paired with the id, so "filter, newest first, before id N" reads one
+    # index range on PostgreSQL too (SQLite would append the rowid by itself).
+    __table_args__ = (
+        Index("ix_audit_events_action_id", "action", "id"),
+        Index("ix_audit_events_series_id_id", "series_id", "id"),
+        Index("ix_audit_events_subject_id", "subject", "id"),
+    )

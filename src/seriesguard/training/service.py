@@ -14,7 +14,7 @@ import numpy as np
 
 from seriesguard.core.catalog import SeriesStats
 from seriesguard.core.detectors import Detector, detector_class
-from seriesguard.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+from seriesguard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from seriesguard.core.jobs import (
     DEFAULT_PRIORITY,
     MAX_PRIORITY,
@@ -78,8 +78,10 @@ class TrainingService:
         timestamps: Sequence[object] | FloatArray,
         values: Sequence[float] | FloatArray,
         config: TrainingConfig,
+        submitted_by: str | None = None,
     ) -> Job:
-        """Validate, store the data, commit the job row, then publish it (in that order)."""
+        """Validate, store the data, commit the job row, then publish it (in that order).
+        ``submitted_by`` (the caller's token subject) decides who may cancel it later."""
         check_series_id(series_id)
         _check_priority(config.priority)
         detector_class(config.algorithm).check_hyperparameters(config.hyperparameters)
@@ -100,6 +102,7 @@ class TrainingService:
             updated_at=now,
             window_start=float(data.timestamps[0]),
             window_end=float(data.timestamps[-1]),
+            submitted_by=submitted_by,
         )
         try:
             self._jobs.create(job, min_interval_seconds=self._min_interval)
@@ -128,9 +131,17 @@ class TrainingService:
     ) -> tuple[list[Job], int]:
         return self._jobs.list_jobs(series_id=series_id, status=status, limit=limit, offset=offset)
 
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a queued or running job; a finished one answers 409."""
+    def cancel(self, job_id: str, *, requester: str | None = None, any_job: bool = True) -> Job:
+        """Cancel a queued or running job; a finished one answers 409. Without ``any_job``
+        only the job's own submitter (``requester``) may cancel it."""
         job = self.get(job_id)
+        if not any_job and (job.submitted_by is None or job.submitted_by != requester):
+            raise Forbidden(
+                f"job {job_id} was submitted by someone else; cancelling another's job needs "
+                "the role ml_engineer or a stronger one",
+                rule="not_job_owner",
+                loc=("path", "job_id"),
+            )
         moved = self._jobs.transition(
             job_id,
             source={JobStatus.QUEUED, JobStatus.PROCESSING},

@@ -47,7 +47,7 @@ def test_fallback_disabled_answers_404(tmp_path: Path) -> None:
     with client_for(tmp_path, fallback_enabled=False) as api:
         answer = api.post("/api/v1/predict/unknown", json={"timestamp": 0, "value": 1.0})
         assert answer.status_code == 404
-        assert answer.json()["detail"][0]["type"] == "model_not_found"
+        assert answer.json()["error"]["details"][0]["type"] == "model_not_found"
 
 
 def test_reload_and_deployment_config(api: TestClient) -> None:
@@ -97,7 +97,7 @@ def test_database_down_is_503_with_retry_after(tmp_path: Path) -> None:
         answer = api.get("/api/v1/training/jobs")
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "5"
-        assert answer.json()["detail"][0]["type"] == "database_unavailable"
+        assert answer.json()["error"]["details"][0]["type"] == "database_unavailable"
         warm = api.post("/api/v1/predict/s3", json={"timestamp": 0, "value": 10.0})
         assert warm.status_code == 200  # predictions go on from memory
 

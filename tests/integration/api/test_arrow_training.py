@@ -104,7 +104,7 @@ def test_arrow_errors_name_the_rule_and_the_place(
 ) -> None:
     answer = api.post("/api/v1/training/bad/arrow", content=body, headers={"content-type": ARROW})
     assert answer.status_code == 422, answer.text
-    detail = answer.json()["detail"][0]
+    detail = answer.json()["error"]["details"][0]
     assert (detail["type"], detail["loc"]) == (rule, loc)
 
 
@@ -113,7 +113,7 @@ def test_arrow_route_refuses_other_media_types_and_bad_hyperparameters(api: Test
         "/api/v1/training/s/arrow", content=b"{}", headers={"content-type": "application/json"}
     )
     assert refused.status_code == 415
-    assert refused.json()["detail"][0]["type"] == "unsupported_media_type"
+    assert refused.json()["error"]["details"][0]["type"] == "unsupported_media_type"
     body = stream(timestamp=pa.array(np.arange(200.0)), value=values())
     bad = api.post(
         "/api/v1/training/s/arrow",
@@ -122,4 +122,4 @@ def test_arrow_route_refuses_other_media_types_and_bad_hyperparameters(api: Test
         headers={"content-type": ARROW},
     )
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"] == ["query", "hyperparameters"]
+    assert bad.json()["error"]["details"][0]["loc"] == ["query", "hyperparameters"]

@@ -59,7 +59,7 @@ def interleaved() -> pa.Table:
 
 
 def rule_and_place(answer: Any) -> tuple[str, list[object]]:
-    detail = answer.json()["detail"][0]
+    detail = answer.json()["error"]["details"][0]
     return detail["type"], detail["loc"]
 
 
@@ -280,11 +280,11 @@ def test_unknown_series_is_404_when_the_fallback_is_disabled(tmp_path: Path) -> 
         answer = strict.post(BATCH, json={"series": items})
         assert answer.status_code == 404
         assert rule_and_place(answer) == ("model_not_found", ["body", "series", 1, "series_id"])
-        assert "ghost" in answer.json()["detail"][0]["msg"]
+        assert "ghost" in answer.json()["error"]["details"][0]["msg"]
         arrow = post_arrow(strict, interleaved())  # s2 (no model here) first appears at row 1
         assert arrow.status_code == 404
         assert rule_and_place(arrow) == ("model_not_found", ["body", "series_id", 1])
-        assert "'s2'" in arrow.json()["detail"][0]["msg"]
+        assert "'s2'" in arrow.json()["error"]["details"][0]["msg"]
 
 
 def test_too_many_points_names_the_limit(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,7 +292,7 @@ def test_too_many_points_names_the_limit(api: TestClient, monkeypatch: pytest.Mo
     arrow = post_arrow(api, interleaved())
     assert arrow.status_code == 422
     assert rule_and_place(arrow) == ("max_batch_points", ["body"])
-    assert "at most 8" in arrow.json()["detail"][0]["msg"]
+    assert "at most 8" in arrow.json()["error"]["details"][0]["msg"]
     items = [{"series_id": "s1", "timestamps": list(range(9)), "values": [1.0] * 9}]
     as_json = api.post(BATCH, json={"series": items})
     assert as_json.status_code == 422

@@ -132,13 +132,13 @@ def test_rejected_bodies_name_rule_and_place(
 ) -> None:
     answer = post(api, body, ct=ct)
     assert answer.status_code == 422, answer.text
-    detail = answer.json()["detail"]
+    detail = answer.json()["error"]["details"]
     assert (detail[0]["type"], detail[0]["loc"]) == (rule, loc)
     assert detail[0]["msg"]
 
 
 def test_every_missing_field_is_reported(api: TestClient) -> None:
-    detail = post(api, b"{}").json()["detail"]
+    detail = post(api, b"{}").json()["error"]["details"]
     assert [(d["type"], d["loc"]) for d in detail] == [
         ("missing", ["body", "timestamp"]),
         ("missing", ["body", "value"]),
@@ -146,10 +146,10 @@ def test_every_missing_field_is_reported(api: TestClient) -> None:
 
 
 def test_body_rules_come_before_the_series_id(api: TestClient) -> None:
-    bad_body = post(api, b'{"timestamp": 1}', series="_bad$id").json()["detail"][0]
+    bad_body = post(api, b'{"timestamp": 1}', series="_bad$id").json()["error"]["details"][0]
     assert bad_body["loc"] == ["body", "value"]
     bad_id = post(api, b'{"timestamp": 1, "value": "NaN"}', series="_bad$id")
-    assert bad_id.json()["detail"][0]["type"] == "series_id_pattern"
+    assert bad_id.json()["error"]["details"][0]["type"] == "series_id_pattern"
 
 
 def test_unknown_series_takes_the_fallback(api: TestClient) -> None:

@@ -76,7 +76,7 @@ def test_errors_keep_pydantic_shape(
 ) -> None:
     answer = post(api, body)
     assert answer.status_code == 422
-    first = answer.json()["detail"][0]
+    first = answer.json()["error"]["details"][0]
     field = "values" if body["timestamps"] is TS else "timestamps"
     assert (first["type"], first["loc"]) == (rule, ["body", field, *loc])
 
@@ -84,8 +84,8 @@ def test_errors_keep_pydantic_shape(
 def test_rules_after_parsing_still_apply(api: TestClient) -> None:
     answer = post(api, {"timestamps": TS, "values": replaced(VALUES, 7, "Infinity")})
     assert answer.status_code == 422
-    assert answer.json()["detail"][0]["loc"] == ["body", "values", 7]
-    assert answer.json()["detail"][0]["type"] == "finite_values"
+    assert answer.json()["error"]["details"][0]["loc"] == ["body", "values", 7]
+    assert answer.json()["error"]["details"][0]["type"] == "finite_values"
 
 
 def test_openapi_keeps_the_documented_body(api: TestClient) -> None:

@@ -19,8 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from seriesguard.api import batch_schemas
 from seriesguard.api.batch_schemas import ARROW_MEDIA_TYPE
-from seriesguard.api.deps import get_predictor
+from seriesguard.api.deps import allow, get_predictor
 from seriesguard.api.schemas import BatchRequest, BatchResponse
+from seriesguard.core.authz import Permission
 from seriesguard.serving.batch import MAX_BATCH_POINTS, BatchPoints, BatchScores, score_batch
 from seriesguard.serving.predictor import Predictor
 
@@ -74,7 +75,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/batch", response_model=BatchResponse, openapi_extra=_OPENAPI, responses=_RESPONSES)
+@router.post(
+    "/batch",
+    response_model=BatchResponse,
+    openapi_extra=_OPENAPI,
+    responses=_RESPONSES,
+    dependencies=[allow(Permission.PREDICT)],
+)
 async def predict_batch(request: Request) -> Response:
     """Score many points of many series; see the request body for the two formats."""
     predictor = get_predictor(request)

@@ -8,13 +8,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from seriesguard import __version__
-from seriesguard.api.deps import RuntimeDep
+from seriesguard.api.deps import RuntimeDep, allow
 from seriesguard.api.fast_json import FastJsonRoute
+from seriesguard.core.authz import Permission
 
 router = APIRouter(tags=["health"], route_class=FastJsonRoute)
 
 
-@router.get("/health")
+@router.get("/health", dependencies=[allow(Permission.PUBLIC)])
 async def health(runtime: RuntimeDep) -> dict[str, Any]:
     return {
         "status": "ok" if runtime.ready else "starting",
@@ -35,12 +36,12 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/liveness")
+@router.get("/api/v1/liveness", dependencies=[allow(Permission.PUBLIC)])
 async def liveness() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/api/v1/readiness")
+@router.get("/api/v1/readiness", dependencies=[allow(Permission.PUBLIC)])
 async def readiness(runtime: RuntimeDep) -> JSONResponse:
     """Ready only after start-up (for a predictor, the warm load): a pod must not take
     traffic with an empty model table."""

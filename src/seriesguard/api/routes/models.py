@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from seriesguard.api.audit import record_action
 from seriesguard.api.convert import label, series_out, version_out
-from seriesguard.api.deps import ModelsDep, RuntimeDep
+from seriesguard.api.deps import AuditDep, ModelsDep, RuntimeDep, allow
 from seriesguard.api.fast_json import FastJsonRoute
+from seriesguard.api.paging import Limit, Offset
 from seriesguard.api.schemas import (
     DeploymentConfig,
     PromoteRequest,
@@ -17,18 +19,22 @@ from seriesguard.api.schemas import (
     SeriesDetail,
     SeriesPage,
 )
+from seriesguard.core.audit import AuditAction
+from seriesguard.core.authz import Permission, Principal
 from seriesguard.core.series import check_series_id, model_name, parse_version
 from seriesguard.core.stages import Stage
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], route_class=FastJsonRoute)
 
 
-@router.get("", response_model=SeriesPage)
+@router.get("", response_model=SeriesPage, dependencies=[allow(Permission.READ)])
 async def list_models(
     models: ModelsDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    prefix: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    prefix: Annotated[
+        str | None, Query(max_length=128, description="Only series whose id starts so.")
+    ] = None,
 ) -> SeriesPage:
     items, total = await run_in_threadpool(
         lambda: models.list_series(limit=limit, offset=offset, prefix=prefix)
@@ -36,7 +42,7 @@ async def list_models(
     return SeriesPage(items=[series_out(s) for s in items], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{series_id}", response_model=SeriesDetail)
+@router.get("/{series_id}", response_model=SeriesDetail, dependencies=[allow(Permission.READ)])
 async def get_model(series_id: str, models: ModelsDep) -> SeriesDetail:
     summary, versions = await run_in_threadpool(models.series, series_id)
     return SeriesDetail(
@@ -46,7 +52,13 @@ async def get_model(series_id: str, models: ModelsDep) -> SeriesDetail:
 
 @router.post("/{series_id}/versions/{version}/promote", response_model=PromoteResponse)
 async def promote(
-    series_id: str, version: str, body: PromoteRequest, models: ModelsDep
+    series_id: str,
+    version: str,
+    body: PromoteRequest,
+    models: ModelsDep,
+    request: Request,
+    audit: AuditDep,
+    caller: Annotated[Principal, allow(Permission.PROMOTE)],
 ) -> PromoteResponse:
     number = parse_version(version)
     result = await run_in_threadpool(
@@ -57,6 +69,19 @@ async def promote(
             archive_existing=body.archive_existing,
         )
     )
+    await record_action(
+        audit,
+        request,
+        caller,
+        action=AuditAction.PROMOTE,
+        series_id=series_id,
+        version=result.version,
+        details={
+            "strategy": body.strategy,
+            "previous_version": result.previous_version,
+            "archived": result.archived,
+        },
+    )
     return PromoteResponse(
         version=label(result.version) or "",
         previous_version=label(result.previous_version),
@@ -64,7 +89,11 @@ async def promote(
     )
 
 
-@router.get("/{series_id}/deployment-config", response_model=DeploymentConfig)
+@router.get(
+    "/{series_id}/deployment-config",
+    response_model=DeploymentConfig,
+    dependencies=[allow(Permission.READ)],
+)
 async def deployment_config(
     series_id: str, models: ModelsDep, runtime: RuntimeDep
 ) -> DeploymentConfig:

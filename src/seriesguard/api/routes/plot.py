@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from seriesguard.api.deps import RuntimeDep
+from seriesguard.api.deps import RuntimeDep, allow
 from seriesguard.api.fast_json import FastJsonRoute
+from seriesguard.core.authz import Permission
 from seriesguard.core.detectors import detector_from_params
 from seriesguard.core.errors import NotFound
 from seriesguard.core.series import check_series_id, parse_version, version_label
@@ -22,6 +23,7 @@ MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
     "/plot",
     response_class=Response,
     responses={200: {"content": {media: {} for media in MEDIA.values()}}},
+    dependencies=[allow(Permission.READ_DATA)],
 )
 async def plot(
     runtime: RuntimeDep,

@@ -25,8 +25,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
 
+from seriesguard.api.deps import allow
 from seriesguard.api.fast_json import JSON_MEDIA_TYPE, NO_BODY, json_body
 from seriesguard.api.schemas import PredictRequest, PredictResponse
+from seriesguard.core.authz import Permission
 from seriesguard.core.errors import InvalidInput, NotFound
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import parse_timestamp
@@ -107,6 +109,7 @@ def answer_bytes(series_id: str, timestamp: float, value: float, scorer: Scorer)
     response_model=PredictResponse,
     openapi_extra=REQUEST_BODY_DOC,
     summary="Score one point of a series",
+    dependencies=[allow(Permission.PREDICT)],
 )
 async def predict(series_id: str, request: Request) -> Response:
     # Same order as FastAPI's own validation: body first, then our rules.

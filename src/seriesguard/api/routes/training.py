@@ -12,12 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field, SkipValidation, TypeAdapter, ValidationError
 
 from seriesguard.api import arrow_body, schemas
+from seriesguard.api.audit import record_action
 from seriesguard.api.convert import job_out
-from seriesguard.api.deps import TrainingDep
+from seriesguard.api.deps import AuditDep, TrainingDep, allow
 from seriesguard.api.fast_json import FastJsonRoute
+from seriesguard.api.paging import Limit, Offset
 from seriesguard.api.schemas import JobOut, JobPage, Timestamp
+from seriesguard.core.audit import AuditAction
+from seriesguard.core.authz import Permission, Principal
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.jobs import DEFAULT_PRIORITY, Job, JobStatus
+from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import FloatArray
 from seriesguard.training.service import TrainingConfig
 
@@ -81,7 +86,11 @@ def _numbers(raw: list[Any]) -> FloatArray | None:
 
 @router.post("/{series_id}", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def submit(
-    series_id: str, body: TrainingRequest, training: TrainingDep, response: Response
+    series_id: str,
+    body: TrainingRequest,
+    training: TrainingDep,
+    response: Response,
+    caller: Annotated[Principal, allow(Permission.TRAIN)],
 ) -> JobOut:
     config = TrainingConfig(
         algorithm=body.config.algorithm,
@@ -92,7 +101,11 @@ async def submit(
     def submit() -> Job:
         timestamps, values = _points(body)
         return training.submit(
-            series_id=series_id, timestamps=timestamps, values=values, config=config
+            series_id=series_id,
+            timestamps=timestamps,
+            values=values,
+            config=config,
+            submitted_by=caller.subject,
         )
 
     job = await run_in_threadpool(submit)
@@ -118,6 +131,7 @@ async def submit_arrow(
     request: Request,
     training: TrainingDep,
     response: Response,
+    caller: Annotated[Principal, allow(Permission.TRAIN)],
     algorithm: str = "statistical",
     priority: int = DEFAULT_PRIORITY,
     hyperparameters: Annotated[
@@ -135,11 +149,16 @@ async def submit_arrow(
         algorithm=algorithm, hyperparameters=_hyperparameters(hyperparameters), priority=priority
     )
     blob = await request.body()
+    max_rows = request.app.state.runtime.settings.max_training_points
 
     def submit() -> Job:
-        timestamps, values = arrow_body.read_points(blob)
+        timestamps, values = arrow_body.read_points(blob, max_rows=max_rows)
         return training.submit(
-            series_id=series_id, timestamps=timestamps, values=values, config=config
+            series_id=series_id,
+            timestamps=timestamps,
+            values=values,
+            config=config,
+            submitted_by=caller.subject,
         )
 
     job = await run_in_threadpool(submit)
@@ -163,14 +182,16 @@ def _hyperparameters(raw: str | None) -> dict[str, Any]:
     return parsed
 
 
-@router.get("/jobs", response_model=JobPage)
+@router.get("/jobs", response_model=JobPage, dependencies=[allow(Permission.READ)])
 async def list_jobs(
     training: TrainingDep,
     series_id: str | None = None,
     status_filter: Annotated[str | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> JobPage:
+    if series_id is not None:
+        check_series_id(series_id, loc=("query", "series_id"))
     wanted = None
     if status_filter is not None:
         try:
@@ -187,11 +208,25 @@ async def list_jobs(
     return JobPage(items=[job_out(j) for j in jobs], total=total, limit=limit, offset=offset)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut)
+@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[allow(Permission.READ)])
 async def get_job(job_id: str, training: TrainingDep) -> JobOut:
     return job_out(await run_in_threadpool(training.get, job_id))
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)
-async def cancel_job(job_id: str, training: TrainingDep) -> JobOut:
-    return job_out(await run_in_threadpool(training.cancel, job_id))
+async def cancel_job(
+    job_id: str,
+    request: Request,
+    training: TrainingDep,
+    audit: AuditDep,
+    caller: Annotated[Principal, allow(Permission.CANCEL_OWN_JOB)],
+) -> JobOut:
+    """Cancel a queued or running job: data scientists their own, ml_engineer and admin any."""
+    any_job = caller.can(Permission.CANCEL_ANY_JOB)
+    job = await run_in_threadpool(
+        lambda: training.cancel(job_id, requester=caller.subject, any_job=any_job)
+    )
+    await record_action(
+        audit, request, caller, action=AuditAction.CANCEL, series_id=job.series_id, job_id=job.id
+    )
+    return job_out(job)

@@ -8,6 +8,7 @@ served by the predictor, stored in the registry and loaded as an MLflow pyfunc.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -83,15 +84,17 @@ class Detector(ABC):
 
 def positive_float(hyperparameters: Mapping[str, Any], name: str, default: float) -> float:
     raw = hyperparameters.get(name, default)
-    if (
-        isinstance(raw, bool)
-        or not isinstance(raw, int | float)
-        or not np.isfinite(raw)
-        or raw <= 0
-    ):
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not _finite(raw) or raw <= 0:
         raise InvalidInput(
             f"{name} must be a positive finite number, got {raw!r}",
             rule="hyperparameter_range",
             loc=("body", "config", "hyperparameters", name),
         )
     return float(raw)
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)  # an int beyond float64 overflows: not a usable number
+    except OverflowError:
+        return False

@@ -1,0 +1,1 @@
+"""Authentication, authorisation and abuse controls around the HTTP APIs."""

@@ -339,6 +339,24 @@ def promote(
 
 
 @app.command()
+def rollback(
+    series: str,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Version to serve again (default: the previous).")
+    ] = None,
+) -> None:
+    """Serve an earlier version of a series again; the current production one is archived."""
+    with api(url, token) as client:
+        result = client.rollback(series, to_version=to)
+    typer.echo(
+        f"{series} version {result['version']} is Production again; "
+        f"{result['previous_version']} archived"
+    )
+
+
+@app.command()
 def predict(
     series: str,
     timestamp: Annotated[str, typer.Option(help="Epoch seconds or ISO-8601.")],

@@ -209,6 +209,11 @@ class SeriesguardClient:
         body = {"strategy": strategy, "archive_existing": archive_existing}
         return self._call("POST", path, json=body)
 
+    def rollback(self, series_id: str, *, to_version: str | int | None = None) -> dict[str, Any]:
+        """Serve an earlier version again (default: the one the current production replaced)."""
+        body = {} if to_version is None else {"to_version": str(to_version)}
+        return self._call("POST", f"/api/v1/models/{_seg(series_id)}/rollback", json=body)
+
     def deployment_config(self, series_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/models/{_seg(series_id)}/deployment-config")
 

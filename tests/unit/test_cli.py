@@ -64,6 +64,10 @@ AUDIT_EVENT = {
 
 ROUTES: dict[tuple[str, str], tuple[int, Any]] = {
     ("GET", "/api/v1/admin/audit"): (200, {"items": [AUDIT_EVENT], "next_before_id": 7}),
+    ("POST", "/api/v1/models/s1/rollback"): (
+        200,
+        {"version": "v2", "stage": "Production", "previous_version": "v3", "archived": True},
+    ),
     ("POST", "/api/v1/training/s1"): (202, job_body("job-ok", "queued")),
     ("POST", "/api/v1/training/s2"): (202, job_body("job-bad", "queued")),
     ("GET", "/api/v1/training/jobs/job-ok"): (200, job_body("job-ok", "completed")),
@@ -432,3 +436,10 @@ def test_audit_lists_events_with_the_token_and_filters(url: str) -> None:
     assert "--before 7" in result.stdout
     method, path, _body = Handler.requests[-1]
     assert method == "GET" and "action=promote" in path and "series_id=s1" in path
+
+
+def test_rollback_names_the_version_served_again(url: str) -> None:
+    result = runner.invoke(app, ["rollback", "s1", "--to", "v2", "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "s1 version v2 is Production again; v3 archived" in result.stdout
+    assert Handler.requests[-1] == ("POST", "/api/v1/models/s1/rollback", {"to_version": "v2"})

@@ -93,6 +93,14 @@ class PromoteRequest(Strict):
     canary_config: dict[str, Any] | None = None
 
 
+class RollbackRequest(Strict):
+    to_version: str | int | None = Field(
+        default=None,
+        description="Version to serve again (v3 or 3); default: the newest Archived version "
+        "older than the current production one.",
+    )
+
+
 class PromoteResponse(BaseModel):
     version: str
     stage: Literal["Production"] = "Production"

@@ -95,6 +95,73 @@ class ModelService:
             archived=archived,
         )
 
+    def rollback(self, *, series_id: str, to_version: int | None = None) -> PromotionResult:
+        """Production goes back to an earlier version (by default the newest Archived one
+        older than the current), and the current is Archived. Same order as a promotion:
+        MLflow first, then the catalog, then the predictor."""
+        check_series_id(series_id)
+        versions = self._registry.list_versions(series_id=series_id)
+        if not versions:
+            raise NotFound(
+                f"series {series_id!r} has no model versions",
+                rule="series_not_found",
+                loc=("path", "series_id"),
+            )
+        current = self._registry.get_by_alias(series_id=series_id, alias="production")
+        target = self._rollback_target(series_id, versions, current, to_version)
+        self._registry.set_stage(
+            series_id=series_id, version=target.version, stage=Stage.PRODUCTION
+        )
+        self._mirror(target, Stage.PRODUCTION)
+        if current is not None:
+            self._registry.set_stage(
+                series_id=series_id, version=current.version, stage=Stage.ARCHIVED
+            )
+            self._mirror(current, Stage.ARCHIVED)
+        self._on_change(series_id)
+        return PromotionResult(
+            version=target.version,
+            previous_version=current.version if current else None,
+            archived=current is not None,
+        )
+
+    def _rollback_target(
+        self,
+        series_id: str,
+        versions: list[ModelVersion],
+        current: ModelVersion | None,
+        to_version: int | None,
+    ) -> ModelVersion:
+        serving = current.version if current else None
+        if to_version is not None:
+            named = next((v for v in versions if v.version == to_version), None)
+            if named is None:
+                raise NotFound(
+                    f"{series_id} has no version {to_version}",
+                    rule="version_not_found",
+                    loc=("body", "to_version"),
+                )
+            if named.version == serving:
+                raise Conflict(
+                    f"version {to_version} of {series_id} is already in Production",
+                    rule="already_in_production",
+                    loc=("body", "to_version"),
+                )
+            return named
+        earlier = [
+            v
+            for v in versions
+            if v.stage is Stage.ARCHIVED and (serving is None or v.version < serving)
+        ]
+        if not earlier:
+            raise Conflict(
+                f"{series_id} has no Archived version older than its production one to go "
+                "back to; name one with to_version",
+                rule="nothing_to_roll_back_to",
+                loc=("path", "series_id"),
+            )
+        return max(earlier, key=lambda v: v.version)
+
     def _mirror(self, version: ModelVersion, stage: Stage) -> None:
         if self._catalog.get_version(series_id=version.series_id, version=version.version) is None:
             self._catalog.record_version(version, stats=None)

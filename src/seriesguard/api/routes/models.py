@@ -16,6 +16,7 @@ from seriesguard.api.schemas import (
     DeploymentConfig,
     PromoteRequest,
     PromoteResponse,
+    RollbackRequest,
     SeriesDetail,
     SeriesPage,
 )
@@ -81,6 +82,40 @@ async def promote(
             "previous_version": result.previous_version,
             "archived": result.archived,
         },
+    )
+    return PromoteResponse(
+        version=label(result.version) or "",
+        previous_version=label(result.previous_version),
+        archived=result.archived,
+    )
+
+
+@router.post("/{series_id}/rollback", response_model=PromoteResponse)
+async def rollback(
+    series_id: str,
+    body: RollbackRequest,
+    models: ModelsDep,
+    request: Request,
+    audit: AuditDep,
+    caller: Annotated[Principal, allow(Permission.ROLLBACK)],
+) -> PromoteResponse:
+    """Serve an earlier version again, at once: the current production version is Archived.
+    Every predictor picks it up like a promotion (eagerly here, through the catalog poll
+    elsewhere)."""
+    wanted = None
+    if body.to_version is not None:
+        wanted = parse_version(body.to_version, loc=("body", "to_version"))
+    result = await run_in_threadpool(
+        lambda: models.rollback(series_id=series_id, to_version=wanted)
+    )
+    await record_action(
+        audit,
+        request,
+        caller,
+        action=AuditAction.ROLLBACK,
+        series_id=series_id,
+        version=result.version,
+        details={"previous_version": result.previous_version},
     )
     return PromoteResponse(
         version=label(result.version) or "",

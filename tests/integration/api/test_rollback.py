@@ -1,0 +1,117 @@
+"""Rolling a series back to the version its current production replaced (ml_engineer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from tests.integration.api.auth_fixtures import Keys, auth_settings, bearer
+
+from seriesguard.api.app import create_app
+from seriesguard.runtime import build_runtime
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    return Keys.create(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture()
+def api(tmp_path: Path, keys: Keys) -> Iterator[TestClient]:
+    with TestClient(create_app(build_runtime(auth_settings(tmp_path, keys)))) as client:
+        yield client
+
+
+def _version(api: TestClient, token: str, series: str, *, level: float) -> str:
+    values = np.random.default_rng(int(level)).normal(level, 1, 200).tolist()
+    body = {"timestamps": list(range(200)), "values": values}
+    job = api.post(f"/api/v1/training/{series}", json=body, headers=bearer(token)).json()
+    for _ in range(400):
+        state = api.get(f"/api/v1/training/jobs/{job['job_id']}", headers=bearer(token)).json()
+        if state["status"] == "completed":
+            return str(state["model_version"])
+    raise AssertionError(f"job {job} did not complete")
+
+
+def _promote(api: TestClient, token: str, series: str, version: str) -> None:
+    answer = api.post(
+        f"/api/v1/models/{series}/versions/{version}/promote", json={}, headers=bearer(token)
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _stages(api: TestClient, token: str, series: str) -> dict[str, str]:
+    detail = api.get(f"/api/v1/models/{series}", headers=bearer(token)).json()
+    return {v["version"]: v["stage"] for v in detail["versions"]}
+
+
+def _predicted_version(api: TestClient, token: str, series: str) -> str:
+    answer = api.post(
+        f"/api/v1/predict/{series}", json={"timestamp": 1, "value": 10.0}, headers=bearer(token)
+    )
+    return str(answer.json()["model_info"]["version"])
+
+
+def test_rollback_restores_the_replaced_version_and_is_audited(api: TestClient, keys: Keys) -> None:
+    eve, admin = keys.token("eve", "ml_engineer"), keys.token("root", "admin")
+    first = _version(api, eve, "s1", level=10)
+    _promote(api, eve, "s1", first)
+    second = _version(api, eve, "s1", level=20)
+    _promote(api, eve, "s1", second)
+    assert _predicted_version(api, eve, "s1") == second
+
+    answer = api.post("/api/v1/models/s1/rollback", json={}, headers=bearer(eve))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "version": first,
+        "stage": "Production",
+        "previous_version": second,
+        "archived": True,
+    }
+    assert _stages(api, eve, "s1") == {first: "Production", second: "Archived"}
+    assert _predicted_version(api, eve, "s1") == first  # the predictor serves it at once
+
+    events = api.get("/api/v1/admin/audit?action=rollback", headers=bearer(admin)).json()
+    (event,) = events["items"]
+    assert (event["subject"], event["series_id"], event["version"]) == ("eve", "s1", first)
+    assert event["details"]["previous_version"] == int(second.lstrip("v"))
+
+
+def test_rollback_to_a_named_version_and_the_refusals(api: TestClient, keys: Keys) -> None:
+    eve = keys.token("eve", "ml_engineer")
+    scientist = keys.token("dana", "data_scientist")
+    nothing = api.post("/api/v1/models/s2/rollback", json={}, headers=bearer(eve))
+    assert nothing.status_code == 404  # no versions at all
+
+    versions = [_version(api, eve, "s2", level=level) for level in (10, 20, 30)]
+    for version in versions:
+        _promote(api, eve, "s2", version)
+    # v1 and v2 are archived; v3 serves. Back to v1 by name:
+    named = api.post(
+        "/api/v1/models/s2/rollback", json={"to_version": versions[0]}, headers=bearer(eve)
+    )
+    assert named.status_code == 200, named.text
+    assert _stages(api, eve, "s2")[versions[0]] == "Production"
+
+    same = api.post(
+        "/api/v1/models/s2/rollback", json={"to_version": versions[0]}, headers=bearer(eve)
+    )
+    assert same.status_code == 409
+    assert same.json()["error"]["code"] == "already_in_production"
+    forbidden = api.post("/api/v1/models/s2/rollback", json={}, headers=bearer(scientist))
+    assert forbidden.status_code == 403
+    bad = api.post("/api/v1/models/s2/rollback", json={"to_version": "v0"}, headers=bearer(eve))
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"][0]["loc"] == ["body", "to_version"]
+
+
+def test_nothing_to_roll_back_to(api: TestClient, keys: Keys) -> None:
+    eve = keys.token("eve", "ml_engineer")
+    only = _version(api, eve, "s3", level=10)
+    _promote(api, eve, "s3", only)
+    answer = api.post("/api/v1/models/s3/rollback", json={}, headers=bearer(eve))
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "nothing_to_roll_back_to"

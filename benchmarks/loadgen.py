@@ -135,7 +135,13 @@ def _content_length(buffer: bytearray, head_end: int) -> int:
 
 
 def predict_requests(
-    host: str, series: Sequence[str], *, zipf: float | None, seed: int, count: int = POOL_SIZE
+    host: str,
+    series: Sequence[str],
+    *,
+    zipf: float | None,
+    seed: int,
+    count: int = POOL_SIZE,
+    headers: bytes = b"",
 ) -> list[bytes]:
     """``count`` pre-encoded predict requests over ``series`` (uniform or Zipf-ranked)."""
     rng = random.Random(seed)
@@ -153,15 +159,15 @@ def predict_requests(
     for index, series_id in enumerate(picks):
         body = b'{"timestamp":%d,"value":%.4f}' % (TIMESTAMP + index, rng.gauss(0.0, 1.5))
         requests.append(
-            b"POST /api/v1/predict/%s HTTP/1.1\r\nHost: %s\r\n"
+            b"POST /api/v1/predict/%s HTTP/1.1\r\nHost: %s\r\n%s"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (series_id.encode(), host.encode(), len(body), body)
+            % (series_id.encode(), host.encode(), headers, len(body), body)
         )
     return requests
 
 
-def get_requests(host: str, path: str) -> list[bytes]:
-    return [b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode())]
+def get_requests(host: str, path: str, *, headers: bytes = b"") -> list[bytes]:
+    return [b"GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (path.encode(), host.encode(), headers)]
 
 
 class Load:
@@ -321,6 +327,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--zipf", type=float, help="Zipf exponent of series popularity")
     parser.add_argument("--path", default="/api/v1/liveness", help="GET path without series")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--header", action="append", default=[], help="extra 'Name: value' on every request"
+    )
     args = parser.parse_args(argv)
     if args.mode == "open" and not args.rate:
         parser.error("--mode open needs --rate")
@@ -330,12 +339,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 async def _main(args: argparse.Namespace) -> dict[str, object]:
     url = urlsplit(args.url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
+    headers = b"".join(h.encode("latin-1") + b"\r\n" for h in args.header)
     if args.series_file:
         with open(args.series_file) as handle:
             series = [line.strip() for line in handle if line.strip()]
-        requests = predict_requests(url.netloc, series, zipf=args.zipf, seed=args.seed)
+        requests = predict_requests(
+            url.netloc, series, zipf=args.zipf, seed=args.seed, headers=headers
+        )
     else:
-        requests = get_requests(url.netloc, args.path)
+        requests = get_requests(url.netloc, args.path, headers=headers)
     load = Load(host=host, port=port, requests=requests, connections=args.connections)
     rate = args.rate if args.mode == "open" else None
     outcome = await load.run(duration=args.duration, warmup=args.warmup, rate=rate)

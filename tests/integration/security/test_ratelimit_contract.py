@@ -141,6 +141,63 @@ def test_two_redis_replicas_share_one_bucket(redis_prefix: str) -> None:
     run(scenario())
 
 
+def test_replicas_lease_tokens_in_chunks_and_never_admit_more_than_the_limit(
+    redis_prefix: str,
+) -> None:
+    """At high limits each replica takes a lease of tokens per Redis call: far fewer calls,
+    and the replicas together still admit at most the burst plus what the rate refills."""
+
+    async def scenario() -> None:
+        rate, burst = 200.0, 400  # lease = 10 tokens
+        replicas = [RedisRateLimiter(REDIS_URL, rate, burst, prefix=redis_prefix) for _ in "ab"]
+        calls = 0
+        for replica in replicas:
+            script = replica._script
+
+            async def counted(*args: Any, _script: Any = script, **kwargs: Any) -> Any:
+                nonlocal calls
+                calls += 1
+                return await _script(*args, **kwargs)
+
+            replica._script = counted  # type: ignore[assignment]
+        try:
+            started = time.monotonic()
+            waits = [await replicas[i % 2].acquire("heidi") for i in range(1_000)]
+            elapsed = time.monotonic() - started
+            admitted = sum(1 for wait in waits if wait == 0.0)
+            assert admitted <= burst + rate * elapsed + 1
+            assert admitted >= burst - 2 * 10  # at most one lease per replica left unspent
+            assert calls < 1_000 / 5  # leases, not a round trip per request
+        finally:
+            for replica in replicas:
+                await replica.close()
+
+    run(scenario())
+
+
+def test_concurrent_requests_of_one_caller_share_one_lease_request(redis_prefix: str) -> None:
+    async def scenario() -> None:
+        limiter = RedisRateLimiter(REDIS_URL, 10_000.0, 20_000, prefix=redis_prefix)
+        calls = 0
+        script = limiter._script
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.01)  # a slow Redis: everyone else arrives meanwhile
+            return await script(*args, **kwargs)
+
+        limiter._script = counted  # type: ignore[assignment]
+        try:
+            waits = await asyncio.gather(*(limiter.acquire("ivan") for _ in range(400)))
+            assert waits == [0.0] * 400
+            assert calls <= 1 + 400 // 500  # one lease (500 tokens) serves them all
+        finally:
+            await limiter.close()
+
+    run(scenario())
+
+
 def test_redis_keys_are_digests_and_expire(redis_prefix: str) -> None:
     async def scenario() -> None:
         limiter = RedisRateLimiter(REDIS_URL, RATE, BURST, prefix=redis_prefix)

@@ -89,7 +89,7 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def database_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("metadata DB unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.warning("metadata DB unavailable on %s %r: %s", request.method, request.url.path, exc)
     return JSONResponse(
         error_content("database_unavailable", [], "the metadata database is unavailable; retry"),
         status_code=503,
@@ -98,7 +98,7 @@ async def database_down(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error on %s %r", request.method, request.url.path)
     return JSONResponse(
         error_content("internal_error", [], "internal error; see the server log"), status_code=500
     )

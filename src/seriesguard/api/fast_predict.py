@@ -121,7 +121,7 @@ class FastPredictMiddleware:
                 return None
             return answer_bytes(series_id, point[0], point[1], scorer)
         except Exception:  # the app's route gives the same failure its proper answer
-            log.debug("fast path declined %s", series_id, exc_info=True)
+            log.debug("fast path declined %r", series_id, exc_info=True)
             return None
 
 

@@ -132,39 +132,32 @@ def main() -> None:
         shared = saturate(home, series_file, redis_env, args.duration, header)
         cached_us, full_us = verify_costs(keys)
 
-    def rps(report: dict[str, Any]) -> float:
-        return float(report["rate"])
+    where = f"{args.series:,} series, 32 connections, closed loop"
 
-    def note(report: dict[str, Any]) -> str:
-        return (
-            f"p50 {report['p50_ms']:.2f} ms, p99 {report['p99_ms']:.2f} ms, "
-            f"server CPU {report['server_cpu_us']:.0f} us/request"
+    def saturation(figure_id: str, title: str, report: dict[str, Any]) -> Figure:
+        return Figure(
+            id=figure_id,
+            title=f"{title} ({where})",
+            value=float(report["rate"]),
+            unit="req/s",
+            better="higher",
+            baseline=float(open_run["rate"]),
+            baseline_label=f"same predictor without authentication ({_latency(open_run)})",
+            notes=_latency(report),
         )
 
-    where = f"{args.series:,} series, 32 connections, closed loop"
-    baseline = f"same predictor without authentication ({note(open_run)})"
     publish(
         "security",
         [
-            Figure(
-                id="security.predict_with_auth_rps",
-                title=f"single predict saturation with RS256 tokens + rate limit ({where})",
-                value=rps(authed),
-                unit="req/s",
-                better="higher",
-                baseline=rps(open_run),
-                baseline_label=baseline,
-                notes=note(authed),
+            saturation(
+                "security.predict_with_auth_rps",
+                "single predict saturation with RS256 tokens + rate limit",
+                authed,
             ),
-            Figure(
-                id="security.predict_with_redis_rate_limit_rps",
-                title=f"the same, rate-limit buckets shared through Redis ({where})",
-                value=rps(shared),
-                unit="req/s",
-                better="higher",
-                baseline=rps(open_run),
-                baseline_label=baseline,
-                notes=note(shared),
+            saturation(
+                "security.predict_with_redis_rate_limit_rps",
+                "the same, rate-limit buckets shared through Redis",
+                shared,
             ),
             Figure(
                 id="security.verify_seen_token_us",
@@ -175,6 +168,13 @@ def main() -> None:
                 baseline_label="verify a new RS256 token (signature, claims)",
             ),
         ],
+    )
+
+
+def _latency(report: dict[str, Any]) -> str:
+    return (
+        f"p50 {report['p50_ms']:.2f} ms, p99 {report['p99_ms']:.2f} ms, "
+        f"server CPU {report['server_cpu_us']:.0f} us/request"
     )
 
 

@@ -3,6 +3,7 @@ engines on it (two processes' worth of connection pools)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,3 +25,22 @@ def two_engines() -> Iterator[tuple[Engine, Engine]]:
     yield first, second
     first.dispose()
     second.dispose()
+
+
+def fresh_database() -> Iterator[str]:
+    """For a fixture: the URL of a new, empty database on the local server, dropped after.
+    Fails (never skips) when PostgreSQL is not there."""
+    host = SERVER.rsplit("/", 1)[0]
+    name = f"sg_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL at {host} is needed for this test: {exc}")
+    try:
+        yield f"{host}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -107,3 +108,16 @@ def auth_settings(tmp_path: Path, keys: Keys, **overrides: Any) -> Settings:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def trained_version(client: Any, token: str, series: str, *, level: float = 10.0) -> str:
+    """Train ``series`` on 200 points around ``level``; the version once completed."""
+    values = np.random.default_rng(int(level)).normal(level, 1, 200).tolist()
+    body = {"timestamps": list(range(200)), "values": values}
+    job = client.post(f"/api/v1/training/{series}", json=body, headers=bearer(token)).json()
+    for _ in range(400):
+        state = client.get(f"/api/v1/training/jobs/{job['job_id']}", headers=bearer(token))
+        if state.json()["status"] in {"completed", "failed"}:
+            assert state.json()["status"] == "completed", state.text
+            return str(state.json()["model_version"])
+    raise AssertionError(f"job {job} did not finish")

@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.api.auth_fixtures import Keys, auth_settings, bearer
+from tests.integration.api.auth_fixtures import Keys, auth_settings, bearer, trained_version
 
 from seriesguard.api.app import create_app
 from seriesguard.runtime import build_runtime
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys.create(tmp_path_factory.mktemp("keys"))
-
-
 @pytest.fixture()
-def client(tmp_path: Path, keys: Keys) -> Iterator[TestClient]:
-    with TestClient(create_app(build_runtime(auth_settings(tmp_path, keys)))) as api:
-        yield api
+def client(secured: TestClient) -> TestClient:
+    return secured
 
 
 def _trained(client: TestClient, token: str, series: str) -> str:
-    values = np.random.default_rng(4).normal(10, 1, 200).tolist()
-    body = {"timestamps": list(range(200)), "values": values}
-    job = client.post(f"/api/v1/training/{series}", json=body, headers=bearer(token)).json()
-    for _ in range(400):
-        state = client.get(f"/api/v1/training/jobs/{job['job_id']}", headers=bearer(token))
-        if state.json()["status"] == "completed":
-            return str(job["job_id"])
-    raise AssertionError(f"job {job} did not complete")
+    """The id of a completed training job of ``series``."""
+    trained_version(client, token, series)
+    jobs = client.get(f"/api/v1/training/jobs?series_id={series}", headers=bearer(token))
+    return str(jobs.json()["items"][0]["job_id"])
 
 
 def test_promotions_reloads_and_cancels_are_on_record(client: TestClient, keys: Keys) -> None:

@@ -35,11 +35,6 @@ PLACEHOLDERS = {"series_id": "s1", "version": "1", "job_id": "no-such-job"}
 CALLERS = [None, *Role]
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys.create(tmp_path_factory.mktemp("keys"))
-
-
 @pytest.fixture(scope="module", params=sorted(PROCESSES))
 def process(
     request: pytest.FixtureRequest, keys: Keys, tmp_path_factory: pytest.TempPathFactory
@@ -124,9 +119,8 @@ def test_a_token_without_a_known_role_may_only_reach_the_probes(
 
 
 @pytest.fixture()
-def all_in_one(tmp_path: Path, keys: Keys) -> Iterator[TestClient]:
-    with TestClient(create_app(build_runtime(auth_settings(tmp_path, keys)))) as client:
-        yield client
+def all_in_one(secured: TestClient) -> TestClient:
+    return secured
 
 
 TOKEN_CASES = {

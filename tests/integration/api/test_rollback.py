@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.api.auth_fixtures import Keys, auth_settings, bearer
-
-from seriesguard.api.app import create_app
-from seriesguard.runtime import build_runtime
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys.create(tmp_path_factory.mktemp("keys"))
+from tests.integration.api.auth_fixtures import Keys, bearer, trained_version
 
 
 @pytest.fixture()
-def api(tmp_path: Path, keys: Keys) -> Iterator[TestClient]:
-    with TestClient(create_app(build_runtime(auth_settings(tmp_path, keys)))) as client:
-        yield client
+def api(secured: TestClient) -> TestClient:
+    return secured
 
 
-def _version(api: TestClient, token: str, series: str, *, level: float) -> str:
-    values = np.random.default_rng(int(level)).normal(level, 1, 200).tolist()
-    body = {"timestamps": list(range(200)), "values": values}
-    job = api.post(f"/api/v1/training/{series}", json=body, headers=bearer(token)).json()
-    for _ in range(400):
-        state = api.get(f"/api/v1/training/jobs/{job['job_id']}", headers=bearer(token)).json()
-        if state["status"] == "completed":
-            return str(state["model_version"])
-    raise AssertionError(f"job {job} did not complete")
+_version = trained_version
 
 
 def _promote(api: TestClient, token: str, series: str, version: str) -> None:

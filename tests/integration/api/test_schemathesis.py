@@ -12,14 +12,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from tests.integration.api.auth_fixtures import Keys, auth_settings, bearer
+from tests.integration.api.auth_fixtures import Keys, auth_settings, bearer, trained_version
 
 from seriesguard.api.app import serving_app
 from seriesguard.api.batch_schemas import ARROW_MEDIA_TYPE
@@ -48,11 +47,6 @@ def _arrow_bytes(_context: object, value: object) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys.create(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture(scope="module")
 def admin_token(keys: Keys) -> str:
     return keys.token("fuzzer", Role.ADMIN.value)
 
@@ -70,14 +64,8 @@ def _schema_of(
 
 def _seed_a_production_model(client: TestClient, token: str) -> None:
     """So that operations on an existing series reach their happy path too."""
-    values = np.random.default_rng(5).normal(10, 1, 200).tolist()
-    body = {"timestamps": list(range(200)), "values": values}
-    job = client.post("/api/v1/training/s1", json=body, headers=bearer(token)).json()
-    for _ in range(400):
-        state = client.get(f"/api/v1/training/jobs/{job['job_id']}", headers=bearer(token))
-        if state.json()["status"] in {"completed", "failed"}:
-            break
-    client.post("/api/v1/models/s1/versions/1/promote", json={}, headers=bearer(token))
+    version = trained_version(client, token, "s1")
+    client.post(f"/api/v1/models/s1/versions/{version}/promote", json={}, headers=bearer(token))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect
+from tests.integration.postgres import fresh_database
 
 from seriesguard.core.audit import AuditAction, AuditEvent
 from seriesguard.core.jobs import Job, JobStatus
@@ -24,7 +25,6 @@ from seriesguard.store.db import (
 from seriesguard.store.jobs import JobRepository
 
 pytestmark = pytest.mark.integration
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,22 +35,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    name = f"sg_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {PG_SERVER} is needed for this test: {exc}")
-    engine = create_db_engine(f"{PG_SERVER}/{name}")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    for url in fresh_database():
+        engine = create_db_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture()

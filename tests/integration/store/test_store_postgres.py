@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from tests.integration.postgres import fresh_database
 
 from seriesguard.core.catalog import ModelVersion, SeriesStats
 from seriesguard.core.jobs import Job, JobStatus
@@ -18,24 +18,11 @@ from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.jobs import JobRepository
 
 pytestmark = pytest.mark.integration
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture()
 def database() -> Iterator[str]:
-    name = f"sg_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {SERVER} is needed for this test: {exc}")
-    try:
-        yield f"{SERVER}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_database()
 
 
 def test_migrations_and_repositories_on_postgres(database: str) -> None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
+from tests.integration.postgres import fresh_database
 from tests.integration.training.recording_queue import RecordingQueue
 
 from seriesguard.core.jobs import JobStatus
@@ -30,7 +30,6 @@ from seriesguard.training.heartbeat import Heartbeat
 from seriesguard.training.service import TrainingConfig, TrainingService
 
 pytestmark = pytest.mark.integration
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 BEAT = 0.05  # heartbeat of these tests; the lease is 20 beats, so a slow beat never matters
 LEASE = 1.0
 
@@ -207,19 +206,7 @@ def test_jobs_in_hand_at_shutdown_go_back_to_the_queue(sqlite_worker) -> None:  
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    name = f"sg_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {PG} is needed for this test: {exc}")
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_database()
 
 
 def test_old_and_new_owner_of_a_job_register_one_version(pg_url: str, tmp_path: Path) -> None:

@@ -328,6 +328,8 @@ def _drive_lifecycle(http: httpx.Client, tokens: dict[str, str], forged: dict[st
         by_action.setdefault(event["action"], []).append(event)
     assert sorted(by_action) == ["cancel", "promote", "reload"], events
     (promote,) = by_action["promote"]
+    request_id = promote["details"].pop("request_id")  # made for the request: none was sent
+    assert len(request_id) == 32 and int(request_id, 16) >= 0
     assert promote | {"id": 0, "at": ""} == {
         "id": 0,
         "at": "",
@@ -697,7 +699,8 @@ def test_audit_client_is_the_peer_even_with_the_access_log_on(tmp_path: Path) ->
             (event,) = http.get("/api/v1/admin/audit").json()["items"]
     finally:
         server.kill()
-    assert event["details"] == {"forwarded_for": "203.0.113.7"}, event
+    assert event["details"]["forwarded_for"] == "203.0.113.7", event
+    assert set(event["details"]) == {"forwarded_for", "request_id"}, event
     assert event["client"] == "127.0.0.1", event
 
 

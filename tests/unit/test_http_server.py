@@ -11,6 +11,7 @@ import pytest
 
 from seriesguard.api.body_limit import BodyLimitMiddleware
 from seriesguard.api.fast_predict import FastPredictMiddleware
+from seriesguard.api.request_id import RequestIdMiddleware
 from seriesguard.api.security import SecurityMiddleware
 from seriesguard.api.server import (
     LARGE_WRITE,
@@ -185,9 +186,10 @@ def test_each_server_process_builds_the_parents_settings(
     monkeypatch.setenv("SERIESGUARD_PORT", "9999")  # the parent's settings win over the env
     monkeypatch.setattr("seriesguard.api.server.configure_logging", lambda **_: None)
     app = process_app()
-    # A predictor: security, then the body limit, then the fast path, in front of the app.
-    assert isinstance(app, SecurityMiddleware)
-    fast = app.app.app  # type: ignore[attr-defined]
+    # A predictor: request id, security, the body limit, the fast path, then the app.
+    assert isinstance(app, RequestIdMiddleware)
+    assert isinstance(app.app, SecurityMiddleware)
+    fast = app.app.app.app  # type: ignore[attr-defined]
     assert isinstance(fast, FastPredictMiddleware)
     runtime = fast.app.state.runtime  # type: ignore[attr-defined]
     assert runtime.settings == settings  # the secret too: masked in a plain JSON dump

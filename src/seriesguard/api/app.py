@@ -22,6 +22,7 @@ from seriesguard.api import errors
 from seriesguard.api.body_limit import BodyLimitMiddleware
 from seriesguard.api.fast_predict import FastPredictMiddleware
 from seriesguard.api.openapi import install_openapi
+from seriesguard.api.request_id import RequestIdMiddleware
 from seriesguard.api.routes import admin, batch, health, models, plot, predict, training
 from seriesguard.api.security import (
     SecurityMiddleware,
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Added last = outermost: who is calling is settled before any body is looked at.
     app.add_middleware(BodyLimitMiddleware, **guard.body_limits)
     app.add_middleware(SecurityMiddleware, **guard.security)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 
@@ -97,7 +99,8 @@ def serving_app(runtime: Runtime) -> ASGIApp:
         return app
     guard: Guard = app.state.guard
     fast = FastPredictMiddleware(app, predictor=runtime.predictor)
-    return SecurityMiddleware(BodyLimitMiddleware(fast, **guard.body_limits), **guard.security)
+    limited = BodyLimitMiddleware(fast, **guard.body_limits)
+    return RequestIdMiddleware(SecurityMiddleware(limited, **guard.security))
 
 
 @dataclass(frozen=True)

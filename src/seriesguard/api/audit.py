@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from seriesguard.api.security import client_address
 from seriesguard.core.audit import AuditAction, AuditEvent
 from seriesguard.core.authz import Principal
+from seriesguard.observability.context import current_request_id
 from seriesguard.store.audit import AuditRepository
 
 MAX_FORWARDED = 200  # X-Forwarded-For is the caller's to write: kept, but bounded
@@ -28,6 +29,7 @@ async def record_action(
     details: dict[str, Any] | None = None,
 ) -> None:
     extra = dict(details or {})
+    extra["request_id"] = current_request_id()
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded:
         extra["forwarded_for"] = forwarded[:MAX_FORWARDED]

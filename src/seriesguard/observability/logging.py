@@ -2,7 +2,7 @@
 
 ``auto`` picks JSON when stderr is not a TTY (containers, CI, log shippers) and text when a
 person is watching. Extra fields passed with ``extra={...}`` (job_id, series_id, ...) become
-keys of the JSON object.
+keys of the JSON object, and so does ``request_id`` for a line logged while a request runs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Literal
+
+from seriesguard.observability.context import current_request_id
 
 LogFormat = Literal["auto", "json", "text"]
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -39,9 +41,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamps a record logged while a request is served with that request's id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = current_request_id()
+        if request_id is not None:
+            record.request_id = request_id
+        return True
+
+
 def configure_logging(*, level: str, fmt: LogFormat, process_role: str) -> None:
     """Route every logger (uvicorn's and MLflow's too) through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     if use_json:
         handler.setFormatter(JsonFormatter(process_role=process_role))

@@ -50,7 +50,7 @@ def test_a_compressed_bomb_is_refused_unread() -> None:
     )
     assert len(bomb) < 200_000  # 48 MB of zeros on the wire as a few kB
     with pytest.raises(InvalidInput) as caught:
-        check_stream_size(bomb, max_rows=1_000_000, what="batch")
+        check_stream_size(bomb, max_rows=1_000_000, what="batch", rule="max_batch_points")
     assert (caught.value.rule, caught.value.loc) == ("max_batch_points", ("body",))
 
 
@@ -59,19 +59,21 @@ def test_few_rows_that_inflate_beyond_their_share_are_refused() -> None:
     blob = ipc(huge_text, compression="zstd")
     assert len(blob) < 100_000
     with pytest.raises(InvalidInput) as caught:
-        check_stream_size(blob, max_rows=10, what="training body")
+        check_stream_size(blob, max_rows=10, what="training body", rule="max_points")
     assert caught.value.rule == "inflated_body_too_large"
     assert "inflates to" in caught.value.message
 
 
 def test_training_bodies_name_their_own_rule() -> None:
     with pytest.raises(InvalidInput) as caught:
-        check_stream_size(ipc(points(101)), max_rows=100, what="training body")
+        check_stream_size(ipc(points(101)), max_rows=100, what="training body", rule="max_points")
     assert caught.value.rule == "max_points"
 
 
 def test_within_limits_passes_and_garbage_is_arrow_invalid() -> None:
-    check_stream_size(ipc(points(1_000), compression="lz4"), max_rows=1_000, what="batch")
+    check_stream_size(
+        ipc(points(1_000), compression="lz4"), max_rows=1_000, what="batch", rule="max_batch_points"
+    )
     assert stream_size(b"").rows == 0  # no message at all: read_all refuses it later
     whole = ipc(points(10))
     for junk in (b"not arrow at all", whole[:-40], whole[:30]):

@@ -11,11 +11,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seriesguard import __version__
 from seriesguard.api import errors
@@ -31,8 +30,8 @@ from seriesguard.api.security import (
 )
 from seriesguard.api.server import serve
 from seriesguard.runtime import Role, Runtime
-from seriesguard.security.ratelimit import create_rate_limiter
-from seriesguard.security.tokens import create_verifier
+from seriesguard.security.ratelimit import RateLimiter, create_rate_limiter
+from seriesguard.security.tokens import TokenVerifier, create_verifier
 from seriesguard.settings import Settings
 
 __all__ = ["create_app", "serve", "serving_app"]
@@ -40,8 +39,12 @@ __all__ = ["create_app", "serve", "serving_app"]
 log = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """Training/management API and predictor on one app; the runtime starts with it."""
+def create_app(runtime: Runtime, *, front_layers: bool = True) -> FastAPI:
+    """Training/management API and predictor on one app; the runtime starts with it.
+
+    ``front_layers``: the request id, authentication, rate limit and body limit in front of
+    the routes (:class:`Guard`); off only for :func:`serving_app`, which puts them in front
+    of the fast path instead."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,9 +53,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
-            limiter = app.state.guard.security["limiter"]
-            if limiter is not None:
-                await limiter.close()
+            if guard.limiter is not None:
+                await guard.limiter.close()
             await run_in_threadpool(runtime.stop)
 
     app = FastAPI(
@@ -81,10 +83,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_openapi(app, models=predict.HAND_READ_BODIES)
     guard = Guard.build(app, runtime.settings)
     app.state.guard = guard
-    # Added last = outermost: who is calling is settled before any body is looked at.
-    app.add_middleware(BodyLimitMiddleware, **guard.body_limits)
-    app.add_middleware(SecurityMiddleware, **guard.security)
-    app.add_middleware(RequestIdMiddleware)
+    if front_layers:
+        app.add_middleware(GuardLayers, guard=guard)
     return app
 
 
@@ -92,37 +92,58 @@ def serving_app(runtime: Runtime) -> ASGIApp:
     """What the server runs: :func:`create_app`, and for a predictor the fast path of single
     predicts in front of it, before FastAPI (whose per-request telemetry checks and middleware
     cost as much as the prediction). Every request the fast path does not answer goes on to
-    the app, unchanged. Authentication, the rate limit and the body limit run in front of the
-    fast path too (the app's own copies see the caller already settled and let it through)."""
-    app = create_app(runtime)
-    if Role.PREDICTOR not in runtime.roles or not runtime.settings.fast_predict:
+    the app, unchanged. The request id, authentication, the rate limit and the body limit
+    run in front of the fast path, once."""
+    fast_path = Role.PREDICTOR in runtime.roles and runtime.settings.fast_predict
+    app = create_app(runtime, front_layers=not fast_path)
+    if not fast_path:
         return app
     guard: Guard = app.state.guard
-    fast = FastPredictMiddleware(app, predictor=runtime.predictor)
-    limited = BodyLimitMiddleware(fast, **guard.body_limits)
-    return RequestIdMiddleware(SecurityMiddleware(limited, **guard.security))
+    return guard.wrap(FastPredictMiddleware(app, predictor=runtime.predictor))
 
 
 @dataclass(frozen=True)
 class Guard:
-    """The settings of the layers in front of the routes, built once per app."""
+    """What stands in front of the routes, built once per app from the settings."""
 
-    security: dict[str, Any]
-    body_limits: dict[str, Any]
+    verifier: TokenVerifier | None
+    limiter: RateLimiter | None
+    public_paths: frozenset[str]
+    max_bytes: int
+    path_limits: tuple[tuple[str, int], ...]
 
     @classmethod
     def build(cls, app: FastAPI, settings: Settings) -> Guard:
-        security = {
-            "verifier": create_verifier(settings),
-            "limiter": create_rate_limiter(settings),
-            "public_paths": public_paths(app),
-        }
         single = predict.ROUTE_PREFIX + "/"
-        limits = (
-            (single + "batch", settings.max_body_bytes),
-            (single, settings.max_predict_body_bytes),
+        return cls(
+            verifier=create_verifier(settings),
+            limiter=create_rate_limiter(settings),
+            public_paths=public_paths(app),
+            max_bytes=settings.max_body_bytes,
+            path_limits=(
+                (single + "batch", settings.max_body_bytes),
+                (single, settings.max_predict_body_bytes),
+            ),
         )
-        return cls(security, {"max_bytes": settings.max_body_bytes, "path_limits": limits})
+
+    def wrap(self, inner: ASGIApp) -> ASGIApp:
+        """Request id, then who is calling (before any body is looked at), then the body
+        limit, in front of ``inner``."""
+        limited = BodyLimitMiddleware(inner, max_bytes=self.max_bytes, path_limits=self.path_limits)
+        security = SecurityMiddleware(
+            limited, verifier=self.verifier, limiter=self.limiter, public_paths=self.public_paths
+        )
+        return RequestIdMiddleware(security)
+
+
+class GuardLayers:
+    """:meth:`Guard.wrap` as a Starlette middleware of the app."""
+
+    def __init__(self, app: ASGIApp, *, guard: Guard) -> None:
+        self._layers = guard.wrap(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._layers(scope, receive, send)
 
 
 def settle_heap() -> None:

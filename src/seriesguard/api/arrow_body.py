@@ -28,12 +28,13 @@ _NANOS = {"s": 1e0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 
 def read_points(blob: bytes, *, max_rows: int) -> tuple[FloatArray, FloatArray]:
     """(epoch seconds, values) from an Arrow IPC stream; InvalidInput names what is wrong."""
-    table = _read_table(blob, max_rows=max_rows, what="training body")
+    table = _read_table(blob, max_rows=max_rows, what="training body", rule="max_points")
     return _timestamps(table.column("timestamp")), _values(table.column("value"))
 
 
-def _read_table(blob: bytes, *, max_rows: int, what: str) -> Any:
-    check_stream_size(blob, max_rows=max_rows, what=what)  # before anything is inflated
+def _read_table(blob: bytes, *, max_rows: int, what: str, rule: str) -> Any:
+    """The stream as a table, refused unread past ``max_rows`` (InvalidInput ``rule``)."""
+    check_stream_size(blob, max_rows=max_rows, what=what, rule=rule)  # before inflating
     try:
         table = pa.ipc.open_stream(blob).read_all()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:

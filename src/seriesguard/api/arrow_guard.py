@@ -129,7 +129,7 @@ def _inflated(batch: _Table, body: Any) -> int:
 BYTES_PER_ROW = 64
 
 
-def check_stream_size(blob: bytes, *, max_rows: int, what: str) -> None:
+def check_stream_size(blob: bytes, *, max_rows: int, what: str, rule: str) -> None:
     """Refuse a stream over ``max_rows`` rows, or larger once inflated than such rows can
     be, before a single buffer of it is decompressed."""
     max_bytes = max_rows * BYTES_PER_ROW + 2**20
@@ -137,7 +137,7 @@ def check_stream_size(blob: bytes, *, max_rows: int, what: str) -> None:
     if size.rows > max_rows:
         raise InvalidInput(
             f"{what} holds {size.rows} rows; at most {max_rows} are accepted",
-            rule="max_batch_points" if what == "batch" else "max_points",
+            rule=rule,
             loc=("body",),
         )
     if size.inflated_bytes > max_bytes:

@@ -212,7 +212,7 @@ def _check_finite_items(array: FloatArray, bounds: IntArray, field: str) -> None
 def read_arrow(blob: bytes) -> BatchPoints:
     """Points of an Arrow IPC stream; rows regrouped per series when they interleave."""
     # Refused unread past MAX_BATCH_POINTS; then the timestamp and value columns must exist.
-    table = _read_table(blob, max_rows=MAX_BATCH_POINTS, what="batch")
+    table = _read_table(blob, max_rows=MAX_BATCH_POINTS, what="batch", rule="max_batch_points")
     if SERIES_COLUMN not in table.column_names:
         raise InvalidInput(
             f"the Arrow table needs a column {SERIES_COLUMN!r}; it has {table.column_names}",
@@ -301,12 +301,7 @@ def _facts(scorer: Scorer, threshold: float) -> dict[str, Any]:
     info = scorer.info
     return {
         "threshold": threshold,
-        "model_info": {
-            "version": info.version,
-            "stage": info.stage,
-            "type": info.type,
-            "loaded_from": info.loaded_from,
-        },
+        "model_info": info.as_model_info(),
         "confidence": info.confidence,
     }
 

@@ -14,7 +14,13 @@ from seriesguard.api.error_body import error_bytes
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A counted body went past its limit while the app read it. An app with an error
+    middleware of its own answers it there (FastAPI would make any escaping exception a
+    500): see ``errors.install``; a bare ASGI app lets it reach this layer."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+        self.limit = limit
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -70,7 +76,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -85,7 +91,6 @@ class BodyLimitMiddleware:
                 await self._reject(send, limit)
 
     async def _reject(self, send: Send, limit: int) -> None:
-        body = error_bytes("body_too_large", ["body"], f"request body exceeds {limit} bytes")
         await send(
             {
                 "type": "http.response.start",
@@ -93,4 +98,8 @@ class BodyLimitMiddleware:
                 "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": too_large_body(limit)})
+
+
+def too_large_body(limit: int) -> bytes:
+    return error_bytes("body_too_large", ["body"], f"request body exceeds {limit} bytes")

@@ -12,9 +12,10 @@ import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from seriesguard.api.body_limit import BodyTooLarge, too_large_body
 from seriesguard.api.error_body import error_content, errors_content, www_authenticate
 from seriesguard.core.errors import (
     Conflict,
@@ -88,6 +89,16 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def body_too_large(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BodyTooLarge)
+    return Response(
+        too_large_body(exc.limit),
+        status_code=413,
+        media_type="application/json",
+        headers={"Connection": "close"},
+    )
+
+
 async def database_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("metadata DB unavailable on %s %r: %s", request.method, request.url.path, exc)
     return JSONResponse(
@@ -107,6 +118,7 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for kind in DATABASE_DOWN:
         app.add_exception_handler(kind, database_down)

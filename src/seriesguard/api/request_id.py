@@ -7,7 +7,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seriesguard.observability.context import accepted_request_id, begin_request, end_request
 
-_SEEN = "seriesguard.request_id"
 _HEADER = b"x-request-id"
 
 
@@ -16,10 +15,9 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _SEEN in scope:  # not HTTP, or an outer copy did it
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[_SEEN] = True
         raw = next((v for k, v in scope["headers"] if k == _HEADER), None)
         request_id = accepted_request_id(raw.decode("latin-1") if raw is not None else None)
         token = begin_request(request_id)

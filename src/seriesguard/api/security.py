@@ -56,7 +56,7 @@ class SecurityMiddleware:
         self._public = public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or PRINCIPAL in scope:  # settled by an outer copy
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         public = scope["path"] in self._public

@@ -28,6 +28,15 @@ class ModelInfo:
     loaded_from: str
     confidence: str
 
+    def as_model_info(self) -> dict[str, str]:
+        """The ``model_info`` object of an answer (single and batch predicts alike)."""
+        return {
+            "version": self.version,
+            "stage": self.stage,
+            "type": self.type,
+            "loaded_from": self.loaded_from,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Scorer:

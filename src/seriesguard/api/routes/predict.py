@@ -93,12 +93,7 @@ def answer_bytes(series_id: str, timestamp: float, value: float, scorer: Scorer)
             "anomaly": bool(anomaly),
             "anomaly_score": float(score),
             "threshold": float(scorer.detector.threshold),
-            "model_info": {
-                "version": info.version,
-                "stage": info.stage,
-                "type": info.type,
-                "loaded_from": info.loaded_from,
-            },
+            "model_info": info.as_model_info(),
             "confidence": info.confidence,
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from seriesguard.core.errors import InvalidInput
 from seriesguard.core.jobs import DEFAULT_PRIORITY, Job, JobStatus
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import FloatArray
-from seriesguard.training.service import TrainingConfig
+from seriesguard.training.service import TrainingConfig, TrainingService
 
 router = APIRouter(prefix="/api/v1/training", tags=["training"], route_class=FastJsonRoute)
 
@@ -97,9 +98,29 @@ async def submit(
         hyperparameters=body.config.hyperparameters,
         priority=body.config.priority,
     )
+    return await _accepted(
+        training,
+        response,
+        series_id=series_id,
+        config=config,
+        caller=caller,
+        points=lambda: _points(body),
+    )
+
+
+async def _accepted(
+    training: TrainingService,
+    response: Response,
+    *,
+    series_id: str,
+    config: TrainingConfig,
+    caller: Principal,
+    points: Callable[[], tuple[Any, FloatArray]],
+) -> JobOut:
+    """Read the points and submit the job off the event loop; the 202 with its Location."""
 
     def submit() -> Job:
-        timestamps, values = _points(body)
+        timestamps, values = points()
         return training.submit(
             series_id=series_id,
             timestamps=timestamps,
@@ -150,20 +171,14 @@ async def submit_arrow(
     )
     blob = await request.body()
     max_rows = request.app.state.runtime.settings.max_training_points
-
-    def submit() -> Job:
-        timestamps, values = arrow_body.read_points(blob, max_rows=max_rows)
-        return training.submit(
-            series_id=series_id,
-            timestamps=timestamps,
-            values=values,
-            config=config,
-            submitted_by=caller.subject,
-        )
-
-    job = await run_in_threadpool(submit)
-    response.headers["Location"] = f"/api/v1/training/jobs/{job.id}"
-    return job_out(job)
+    return await _accepted(
+        training,
+        response,
+        series_id=series_id,
+        config=config,
+        caller=caller,
+        points=lambda: arrow_body.read_points(blob, max_rows=max_rows),
+    )
 
 
 def _hyperparameters(raw: str | None) -> dict[str, Any]:

@@ -33,8 +33,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from types import TracebackType
 from typing import IO, Any
+
+import pytest
 
 TEST_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -202,3 +205,13 @@ class MotoS3:
 
 
 __all__ = ["TEST_CREDENTIALS", "MotoS3", "ServiceDidNotStart", "free_port"]
+
+
+def moto_s3_in_env(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Iterator[MotoS3]:
+    """For a fixture: moto's S3 with ``bucket`` made, found by MLflow and boto3 through the
+    environment (as they would find MinIO)."""
+    with MotoS3() as server:
+        server.create_bucket(bucket)
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server

@@ -118,11 +118,6 @@ def test_a_token_without_a_known_role_may_only_reach_the_probes(
             assert answer.status_code == 403, f"{method} {path}"
 
 
-@pytest.fixture()
-def all_in_one(secured: TestClient) -> TestClient:
-    return secured
-
-
 TOKEN_CASES = {
     "valid": (lambda k: k.token("ana", "viewer"), 200, None),
     "expired": (lambda k: k.token("ana", "viewer", exp=1_000_000_000), 401, "token_expired"),
@@ -151,10 +146,10 @@ TOKEN_CASES = {
 
 @pytest.mark.parametrize("case", sorted(TOKEN_CASES))
 def test_each_kind_of_token_gets_its_documented_answer(
-    all_in_one: TestClient, keys: Keys, case: str
+    secured: TestClient, keys: Keys, case: str
 ) -> None:
     make, status, rule = TOKEN_CASES[case]
-    answer = all_in_one.get("/api/v1/training/jobs", headers=bearer(make(keys)))
+    answer = secured.get("/api/v1/training/jobs", headers=bearer(make(keys)))
     assert answer.status_code == status, answer.text[:300]
     if rule is not None:
         error = answer.json()["error"]
@@ -163,12 +158,12 @@ def test_each_kind_of_token_gets_its_documented_answer(
         assert "invalid_token" in answer.headers["www-authenticate"]
 
 
-def test_probes_answer_without_a_token_and_other_routes_do_not(all_in_one: TestClient) -> None:
-    assert all_in_one.get("/api/v1/liveness").status_code == 200
-    assert all_in_one.get("/openapi.json").status_code == 200
-    refused = all_in_one.post("/api/v1/predict/s1", json={"timestamp": 1, "value": 1.0})
+def test_probes_answer_without_a_token_and_other_routes_do_not(secured: TestClient) -> None:
+    assert secured.get("/api/v1/liveness").status_code == 200
+    assert secured.get("/openapi.json").status_code == 200
+    refused = secured.post("/api/v1/predict/s1", json={"timestamp": 1, "value": 1.0})
     assert refused.status_code == 401
-    assert all_in_one.get("/api/v1/no-such-route").status_code == 401  # nothing leaks
+    assert secured.get("/api/v1/no-such-route").status_code == 401  # nothing leaks
 
 
 def _train(client: TestClient, token: str, series: str) -> str:
@@ -183,17 +178,17 @@ def _train(client: TestClient, token: str, series: str) -> str:
     return str(answer.json()["job_id"])
 
 
-def test_data_scientists_cancel_only_their_own_jobs(all_in_one: TestClient, keys: Keys) -> None:
+def test_data_scientists_cancel_only_their_own_jobs(secured: TestClient, keys: Keys) -> None:
     ana, bob = keys.token("ana", "data_scientist"), keys.token("bob", "data_scientist")
     engineer = keys.token("eve", "ml_engineer")
-    ana_job, bob_job = _train(all_in_one, ana, "ana-1"), _train(all_in_one, bob, "bob-1")
+    ana_job, bob_job = _train(secured, ana, "ana-1"), _train(secured, bob, "bob-1")
 
-    refused = all_in_one.delete(f"/api/v1/training/jobs/{bob_job}", headers=bearer(ana))
+    refused = secured.delete(f"/api/v1/training/jobs/{bob_job}", headers=bearer(ana))
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "not_job_owner"
 
-    own = all_in_one.delete(f"/api/v1/training/jobs/{ana_job}", headers=bearer(ana))
-    other = all_in_one.delete(f"/api/v1/training/jobs/{bob_job}", headers=bearer(engineer))
+    own = secured.delete(f"/api/v1/training/jobs/{ana_job}", headers=bearer(ana))
+    other = secured.delete(f"/api/v1/training/jobs/{bob_job}", headers=bearer(engineer))
     for answer in (own, other):  # cancelled, or 409 if the worker had already finished it
         assert answer.status_code in (200, 409), answer.text
 
@@ -201,7 +196,7 @@ def test_data_scientists_cancel_only_their_own_jobs(all_in_one: TestClient, keys
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "security.md"
 
 
-def test_the_documented_route_matrix_is_the_apps(all_in_one: TestClient) -> None:
+def test_the_documented_route_matrix_is_the_apps(secured: TestClient) -> None:
     text = DOCS.read_text()
     table = text.split("<!-- route-matrix:start -->")[1].split("<!-- route-matrix:end -->")[0]
     documented = {
@@ -211,6 +206,6 @@ def test_the_documented_route_matrix_is_the_apps(all_in_one: TestClient) -> None
     }
     actual = {
         (method.upper(), path, op["x-permission"], op["x-minimum-role"] or "—")
-        for method, path, op in operations(all_in_one)
+        for method, path, op in operations(secured)
     }
     assert documented == actual

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.conftest import fluent_mlflow_at
-from tests.services import TEST_CREDENTIALS, MotoS3
+from tests.services import TEST_CREDENTIALS, MotoS3, moto_s3_in_env
 
 from seriesguard.core.detectors import ZScoreDetector, detector_from_bytes
 from seriesguard.core.series import model_name
@@ -34,11 +34,7 @@ FAIL_FAST_SECONDS = 30  # a bound on "does not hang", not a performance figure
 
 @pytest.fixture()
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
-    with MotoS3() as server:
-        server.create_bucket(BUCKET)
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        yield server
+    yield from moto_s3_in_env(monkeypatch, BUCKET)
 
 
 def make_registry(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-from tests.services import MotoS3
+from tests.services import MotoS3, moto_s3_in_env
 
 from seriesguard.registry.mlflow_writes import put_objects
 
@@ -20,11 +20,7 @@ FILES = {"MLmodel": b"flavors: {}\n", "requirements.txt": b"numpy\n", "data/mode
 
 @pytest.fixture()
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
-    with MotoS3() as server:
-        server.create_bucket(BUCKET)
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        yield server
+    yield from moto_s3_in_env(monkeypatch, BUCKET)
 
 
 def test_files_land_under_the_relative_path_with_mlflow_upload_arguments(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
 
 
@@ -17,6 +18,7 @@ class ServingEntry:
     algorithm: str
     params: dict[str, Any]
     revision: int
+    reference: ReferenceSummary | None = None  # inputs are binned against it (drift)
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,4 @@ class ModelVersion:
     job_id: str | None = None
     run_id: str | None = None
     created_at: float = 0.0
+    reference: ReferenceSummary | None = None  # the training window, summarised (drift)

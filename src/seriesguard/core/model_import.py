@@ -18,11 +18,12 @@ from typing import Any
 
 from seriesguard.core.detectors import Detector, detector_class
 from seriesguard.core.errors import InvalidInput
+from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.series import check_series_id
 from seriesguard.core.stages import Stage
 
 IMPORTABLE_STAGES = (Stage.PRODUCTION, Stage.STAGING)
-_FIELDS = frozenset({"series_id", "algorithm", "params", "metrics"})
+_FIELDS = frozenset({"series_id", "algorithm", "params", "metrics", "reference"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ImportedModel:
     detector: Detector
     metrics: dict[str, float] = field(default_factory=dict)
     line: int = 0
+    reference: ReferenceSummary | None = None  # training histogram, if the source kept one
 
     @cached_property  # asked per file, row and catalog entry: hash once
     def job_id(self) -> str:
@@ -68,7 +70,27 @@ def parse_record(document: object, *, line: int, default_algorithm: str) -> Impo
         detector=_detector(document, where=where, default_algorithm=default_algorithm),
         metrics=_metrics(document.get("metrics"), where=where),
         line=line,
+        reference=_reference(document.get("reference"), where=where),
     )
+
+
+def _reference(raw: object, *, where: tuple[str | int, ...]) -> ReferenceSummary | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "reference must be an object {edges, counts, n_points, anomaly_rate}",
+            rule="field_type",
+            loc=(*where, "reference"),
+        )
+    try:
+        return ReferenceSummary.from_json(raw)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidInput(
+            f"reference is not a training histogram: {exc}",
+            rule="reference_format",
+            loc=(*where, "reference"),
+        ) from None
 
 
 def _detector(

@@ -138,6 +138,7 @@ class ModelImporter:
                 metrics=record.metrics,
                 params={"source": "import"},
                 tags={"source": "import"},
+                reference=record.reference,
             )
         )
         mirrored = self._catalog.get_version(series_id=record.series_id, version=version.version)
@@ -173,6 +174,7 @@ def _catalog_version(
         metrics=record.metrics,
         job_id=record.job_id,
         created_at=created_at,
+        reference=record.reference,
     )
 
 

@@ -17,6 +17,7 @@ from seriesguard.core.breaker import CircuitBreaker
 from seriesguard.core.catalog import ModelVersion as RegisteredVersion
 from seriesguard.core.detectors import Detector
 from seriesguard.core.errors import Unavailable
+from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
 
 __all__ = ["ModelRegistry", "RegisteredVersion", "RegistryUnavailable", "TrainingRecord"]
@@ -45,6 +46,7 @@ class TrainingRecord:
     # registered model yet as far as the caller knows.
     first_attempt: bool = False
     new_series: bool = False
+    reference: ReferenceSummary | None = None  # kept on the version (drift checks)
 
 
 class ModelRegistry(ABC):

@@ -54,6 +54,7 @@ class MemoryRegistry(ModelRegistry):
                 job_id=record.job_id,
                 run_id=f"run-{record.job_id}",
                 created_at=time.time(),
+                reference=record.reference,
             )
             versions.append(version)
             self._blobs[(record.series_id, version.version)] = record.detector.to_bytes()

@@ -220,6 +220,8 @@ def _rows(
             "params": json.dumps(v.detector.params(), sort_keys=True),
             "metrics": json.dumps(v.metrics),
         }
+        if v.reference is not None:
+            tags["reference"] = json.dumps(v.reference.to_json())
         rows["model_version_tags"] += [
             {"key": k, "value": value, "name": name, "version": 1} for k, value in tags.items()
         ]

@@ -35,6 +35,7 @@ from mlflow.tracking import MlflowClient
 
 from seriesguard.core.breaker import BreakerPolicy, CircuitBreaker, CircuitOpen, guarded
 from seriesguard.core.errors import NotFound
+from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.redact import redact_url
 from seriesguard.core.series import model_name
 from seriesguard.core.stages import Stage
@@ -93,6 +94,17 @@ def _json_dict(raw: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _reference(raw: str | None) -> ReferenceSummary | None:
+    """The ``reference`` tag; a version made elsewhere, or a damaged tag, has none."""
+    document = _json_dict(raw)
+    if not document:
+        return None
+    try:
+        return ReferenceSummary.from_json(document)
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 class MlflowRegistry(ModelRegistry):
@@ -226,6 +238,7 @@ class MlflowRegistry(ModelRegistry):
             job_id=tags.get("job_id"),
             run_id=tags.get("run_id") or mv.run_id or None,
             created_at=(mv.creation_timestamp or 0) / 1000.0,
+            reference=_reference(tags.get("reference")),
         )
 
     @staticmethod

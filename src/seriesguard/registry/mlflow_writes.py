@@ -99,6 +99,8 @@ def version_tags(record: TrainingRecord, *, run_id: str | None, stage: Stage) ->
     }
     if run_id is not None:
         tags["run_id"] = run_id
+    if record.reference is not None:
+        tags["reference"] = json.dumps(record.reference.to_json())
     return tags
 
 

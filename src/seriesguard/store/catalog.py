@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import Text, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from seriesguard.core.catalog import ModelVersion, SeriesStats, SeriesSummary, ServingEntry
+from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
 from seriesguard.store.db import SessionFactory
 from seriesguard.store.tables import ModelVersionRow, SeriesRow
@@ -45,6 +47,14 @@ def _summary(row: SeriesRow) -> SeriesSummary:
     )
 
 
+def _reference(document: dict[str, Any] | None) -> ReferenceSummary | None:
+    return None if document is None else ReferenceSummary.from_json(document)
+
+
+def _reference_json(reference: ReferenceSummary | None) -> dict[str, Any] | None:
+    return None if reference is None else reference.to_json()
+
+
 def _entry(row: SeriesRow) -> ServingEntry | None:
     if row.production_version is None or row.production_algorithm is None:
         return None
@@ -54,6 +64,7 @@ def _entry(row: SeriesRow) -> ServingEntry | None:
         algorithm=row.production_algorithm,
         params=dict(row.production_params or {}),
         revision=row.revision,
+        reference=_reference(row.production_reference),
     )
 
 
@@ -68,6 +79,7 @@ def _version(row: ModelVersionRow) -> ModelVersion:
         job_id=row.job_id,
         run_id=row.run_id,
         created_at=row.created_at,
+        reference=_reference(row.reference),
     )
 
 
@@ -80,6 +92,7 @@ def _new_series_row(
         "production_version": version.version if production else None,
         "production_algorithm": version.algorithm if production else None,
         "production_params": version.params if production else None,
+        "production_reference": _reference_json(version.reference) if production else None,
         "staging_version": version.version if version.stage is Stage.STAGING else None,
         "latest_version": version.version,
         "stats_mean": stats.mean if stats else None,
@@ -108,6 +121,8 @@ class CatalogRepository:
             row.job_id = version.job_id
             row.run_id = version.run_id
             row.created_at = version.created_at
+            if version.reference is not None:  # a mirror from elsewhere may know none
+                row.reference = version.reference.to_json()
             series = self._series_row(session, version.series_id)
             series.latest_version = max(series.latest_version or 0, version.version)
             if stats is not None:
@@ -149,6 +164,7 @@ class CatalogRepository:
                         "job_id": v.job_id,
                         "run_id": v.run_id,
                         "created_at": v.created_at,
+                        "reference": _reference_json(v.reference),
                     }
                     for v in versions
                 ],
@@ -208,6 +224,7 @@ class CatalogRepository:
         series.production_version = production.version if production else None
         series.production_algorithm = production.algorithm if production else None
         series.production_params = dict(production.params) if production else None
+        series.production_reference = production.reference if production else None
         series.staging_version = max(staging, default=None)
         series.revision = (session.scalar(select(func.max(SeriesRow.revision))) or 0) + 1
         series.updated_at = time.time()
@@ -247,6 +264,26 @@ class CatalogRepository:
             row = session.get(SeriesRow, series_id)
             return None if row is None else _entry(row)
 
+    def references(self, *, first: str, last: str) -> dict[tuple[str, int], ReferenceSummary]:
+        """The reference of every version of the series in [first, last] (by id) that has
+        one: what a page of the fleet drift check is judged against. JSON parsed here, as
+        in :meth:`changes_since`: 285,000 of them are read per check."""
+        query = select(
+            ModelVersionRow.series_id,
+            ModelVersionRow.version,
+            cast(ModelVersionRow.reference, Text),
+        ).where(
+            ModelVersionRow.series_id.between(first, last),
+            ModelVersionRow.reference.is_not(None),
+        )
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        found: dict[tuple[str, int], ReferenceSummary] = {}
+        for series_id, version, text in rows:
+            if text and text != "null":
+                found[(series_id, version)] = ReferenceSummary.from_json(orjson.loads(text))
+        return found
+
     def changes_since(self, revision: int, *, limit: int = 20_000) -> list[SeriesChange]:
         """Series changed after ``revision``, oldest change first (warm load: revision 0), at
         most ``limit``: callers page by the last revision seen.
@@ -260,6 +297,7 @@ class CatalogRepository:
                 SeriesRow.production_version,
                 SeriesRow.production_algorithm,
                 cast(SeriesRow.production_params, Text),
+                cast(SeriesRow.production_reference, Text),
             )
             .where(SeriesRow.revision > revision)
             .order_by(SeriesRow.revision)
@@ -271,7 +309,12 @@ class CatalogRepository:
 
 
 def _change(
-    series_id: str, revision: int, version: int | None, algorithm: str | None, params: str | None
+    series_id: str,
+    revision: int,
+    version: int | None,
+    algorithm: str | None,
+    params: str | None,
+    reference: str | None,
 ) -> SeriesChange:
     if version is None or algorithm is None or params is None or params == "null":
         return SeriesChange(series_id, revision, None)
@@ -281,5 +324,6 @@ def _change(
         algorithm=algorithm,
         params=orjson.loads(params),
         revision=revision,
+        reference=None if reference in (None, "null") else _reference(orjson.loads(reference)),
     )
     return SeriesChange(series_id, revision, entry, params_bytes=len(params))

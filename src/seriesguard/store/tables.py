@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Double, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -55,6 +65,8 @@ class SeriesRow(Base):
     stats_mean: Mapped[float | None] = mapped_column(Double)
     stats_std: Mapped[float | None] = mapped_column(Double)
     stats_points: Mapped[int | None] = mapped_column(Integer)
+    # ReferenceSummary of the production version (drift checks; the predictor bins inputs)
+    production_reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     updated_at: Mapped[float] = mapped_column(Double, nullable=False)
 
@@ -73,6 +85,8 @@ class ModelVersionRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(36))
     run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Double, nullable=False)
+    # ReferenceSummary of the training window (core.monitoring); None for imported models
+    reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditRow(Base):
@@ -99,3 +113,116 @@ class AuditRow(Base):
         Index("ix_audit_events_series_id_id", "series_id", "id"),
         Index("ix_audit_events_subject_id", "subject", "id"),
     )
+
+
+# what the fleet drift check sums per series (REFERENCE_BINS = 10 bins)
+_SERIES_STATS_SUMMED = ["requests", "errors", "anomalies", *(f"in_bin_{i}" for i in range(10))]
+
+
+def _bin_column() -> Mapped[int]:
+    return mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+
+
+class SeriesStatsRow(Base):
+    """Cumulative counts of one predictor process (``source``) for one (series, version, hour).
+
+    Each process rewrites only its own rows; readers add the rows of every source up. The
+    reference bins are columns, not JSON, so the fleet drift check can SUM them in SQL."""
+
+    __tablename__ = "series_stats"
+
+    series_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)  # 0 = fallback answers
+    hour: Mapped[int] = mapped_column(Integer)  # whole hours since epoch
+    source: Mapped[str] = mapped_column(String(64))
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    errors: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    anomalies: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # sparse latency sketch: {"bucket index": count}
+    latency: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)
+    in_bin_0: Mapped[int] = _bin_column()
+    in_bin_1: Mapped[int] = _bin_column()
+    in_bin_2: Mapped[int] = _bin_column()
+    in_bin_3: Mapped[int] = _bin_column()
+    in_bin_4: Mapped[int] = _bin_column()
+    in_bin_5: Mapped[int] = _bin_column()
+    in_bin_6: Mapped[int] = _bin_column()
+    in_bin_7: Mapped[int] = _bin_column()
+    in_bin_8: Mapped[int] = _bin_column()
+    in_bin_9: Mapped[int] = _bin_column()
+
+    __table_args__ = (
+        # On PostgreSQL the key carries the counts: a fleet read of a range of series is an
+        # index-only scan in key order, however the rows lie in the heap.
+        PrimaryKeyConstraint(
+            "series_id", "version", "hour", "source", postgresql_include=_SERIES_STATS_SUMMED
+        ),
+        Index("ix_series_stats_hour", "hour"),
+    )
+
+
+class FlaggedPredictionRow(Base):
+    """A prediction that flagged an anomaly, kept so ground truth can be joined to it."""
+
+    __tablename__ = "flagged_predictions"
+
+    series_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    timestamp: Mapped[float] = mapped_column(Double, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    score: Mapped[float] = mapped_column(Double, nullable=False)
+    predicted_at: Mapped[float] = mapped_column(Double, nullable=False)
+
+    __table_args__ = (Index("ix_flagged_predictions_predicted_at", "predicted_at"),)
+
+
+class FeedbackRow(Base):
+    """Ground truth for one point; a label sent again replaces the earlier one."""
+
+    __tablename__ = "feedback"
+
+    series_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    timestamp: Mapped[float] = mapped_column(Double, primary_key=True)
+    is_anomaly: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # the series' production version when the label arrived: a label on a point no version
+    # flagged is charged to it
+    version: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[float] = mapped_column(Double, nullable=False)
+    submitted_by: Mapped[str | None] = mapped_column(String(256))
+
+    __table_args__ = (Index("ix_feedback_received_at", "received_at"),)
+
+
+class DriftRunRow(Base):
+    """One pass of the fleet drift check."""
+
+    __tablename__ = "drift_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Double, nullable=False)
+    finished_at: Mapped[float | None] = mapped_column(Double)
+    window_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    series_checked: Mapped[int] = mapped_column(Integer, nullable=False)
+    data_drifted: Mapped[int] = mapped_column(Integer, nullable=False)
+    concept_drifted: Mapped[int] = mapped_column(Integer, nullable=False)
+    insufficient: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    triggered_by: Mapped[str] = mapped_column(String(256), nullable=False)
+
+    __table_args__ = (Index("ix_drift_runs_started_at", "started_at"),)
+
+
+class DriftFindingRow(Base):
+    """A drift verdict of one run for one series, with its evidence."""
+
+    __tablename__ = "drift_findings"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    series_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    statistic: Mapped[float] = mapped_column(Double, nullable=False)
+    threshold: Mapped[float] = mapped_column(Double, nullable=False)
+    sample_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+    __table_args__ = (Index("ix_drift_findings_series_id_run_id", "series_id", "run_id"),)

@@ -23,6 +23,7 @@ from tests.conftest import fluent_mlflow_at
 
 from seriesguard.core.detectors import ZScoreDetector, detector_from_bytes
 from seriesguard.core.errors import NotFound
+from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.series import model_name
 from seriesguard.core.stages import Stage
 from seriesguard.core.validation import parse_timestamps
@@ -89,7 +90,13 @@ def record(
         params={"algorithm": "statistical", "threshold_sigma": "3.0"},
         tags={"window_start": "2026-01-01T00:00:00Z"},
         data_path=data_path,
+        reference=REFERENCE,
     )
+
+
+REFERENCE = ReferenceSummary(
+    edges=(8.0, 10.0, 12.0), counts=(80, 170, 170, 80), n_points=500, anomaly_rate=0.004
+)
 
 
 # -- the contract ---------------------------------------------------------------------------
@@ -105,6 +112,7 @@ def test_register_lands_in_staging_with_alias(registry: ModelRegistry, series: s
     assert version.params == fitted(0).params()
     assert version.metrics == {"n_points": 500.0, "anomaly_rate": 0.01}
     assert version.created_at > 1.6e9
+    assert version.reference == REFERENCE  # the drift reference travels with the version
     assert registry.get_by_alias(series_id=series, alias="staging") == version
     assert registry.get_by_alias(series_id=series, alias="production") is None
 

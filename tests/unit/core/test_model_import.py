@@ -55,3 +55,30 @@ def test_stage_is_production_or_staging() -> None:
     assert parse_stage("staging") is Stage.STAGING
     with pytest.raises(InvalidInput, match="not 'archived'"):
         parse_stage("archived")
+
+
+REFERENCE = {"edges": [-1.0, 1.0], "counts": [10, 80, 10], "n_points": 100, "anomaly_rate": 0.02}
+
+
+def test_a_record_may_bring_its_training_histogram() -> None:
+    record = parse({"series_id": "s1", "params": {"mean": 0, "std": 1}, "reference": REFERENCE})
+    assert record.reference is not None
+    assert (record.reference.edges, record.reference.counts) == ((-1.0, 1.0), (10, 80, 10))
+    assert parse({"series_id": "s1", "params": {"mean": 0, "std": 1}}).reference is None
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        [1, 2],
+        {**REFERENCE, "edges": [1.0, -1.0]},  # not ascending
+        {**REFERENCE, "counts": [10, 80]},  # one count per bin: len(edges) + 1
+        {**REFERENCE, "anomaly_rate": 1.5},
+        {**REFERENCE, "counts": [10, -1, 10]},
+        {key: value for key, value in REFERENCE.items() if key != "n_points"},
+    ],
+)
+def test_a_bad_reference_names_its_line_and_field(reference: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse({"series_id": "s1", "params": {"mean": 0, "std": 1}, "reference": reference}, line=4)
+    assert caught.value.loc == ("line", 4, "reference")

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench clean promtool
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,21 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/seriesguard serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) promtool
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# tests/deploy runs promtool on the alert rules. One on PATH is used as is; otherwise only the
+# binary is unpacked from Debian's prometheus package into the venv (nothing installed, no
+# daemon started). `apt-get download` needs package lists: refreshed once if root may.
+promtool: $(STAMP)
+	@command -v promtool >/dev/null || test -x $(BIN)/promtool || { \
+	  tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	  { apt-get download -qq prometheus 2>/dev/null || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq prometheus; }; } && \
+	  dpkg-deb -x prometheus_*.deb root && \
+	  install -m 0755 root/usr/bin/promtool "$(abspath $(BIN))/promtool"; \
+	} || { echo "promtool: not on PATH, and Debian's prometheus package could not be fetched" >&2; \
+	  exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

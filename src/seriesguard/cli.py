@@ -393,7 +393,9 @@ AUDIT_FIELDS = (
 def audit(
     url: Url = DEFAULT_URL,
     token: Token = None,
-    action: Annotated[str | None, typer.Option(help="promote|rollback|cancel|reload")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="promote|rollback|cancel|reload|feedback")
+    ] = None,
     series: Annotated[str | None, typer.Option(help="Only this series.")] = None,
     subject: Annotated[str | None, typer.Option(help="Only this caller.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
@@ -413,6 +415,10 @@ def audit(
 from seriesguard.cli_models import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
+
+from seriesguard.cli_drift import drift_app  # noqa: E402
+
+app.add_typer(drift_app, name="drift")
 
 from seriesguard.cli_token import register_token_commands  # noqa: E402
 

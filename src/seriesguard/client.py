@@ -283,6 +283,24 @@ class SeriesguardClient:
         )
         return self._call("GET", "/api/v1/admin/audit", params=params)
 
+    def series_metrics(self, series_id: str, *, window: str = "24h") -> dict[str, Any]:
+        """Rates, latency, quality and drift verdicts of a series over ``window`` (24h, 7d)."""
+        return self._call(
+            "GET", f"/api/v1/models/{_seg(series_id)}/metrics", params={"window": window}
+        )
+
+    def send_feedback(self, series_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        """Ground truth: ``[{"timestamp": ..., "is_anomaly": bool}, ...]``."""
+        return self._call("POST", f"/api/v1/feedback/{_seg(series_id)}", json=labels)
+
+    def drift_runs(self, *, limit: int = 20) -> dict[str, Any]:
+        return self._call("GET", "/api/v1/drift/runs", params={"limit": limit})
+
+    def drift_run(self, run_id: str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        return self._call(
+            "GET", f"/api/v1/drift/runs/{_seg(run_id)}", params={"limit": limit, "offset": offset}
+        )
+
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
 

@@ -11,7 +11,15 @@ from sqlalchemy import Engine
 
 from seriesguard.core.breaker import BreakerSnapshot
 from seriesguard.core.errors import Unavailable
+from seriesguard.core.jobs import JobStatus
+from seriesguard.core.monitoring import SECONDS_PER_HOUR
 from seriesguard.core.validation import PointLimits
+from seriesguard.monitoring.fleet import FleetDriftCheck
+from seriesguard.monitoring.service import MonitoringService
+from seriesguard.monitoring.wiring import Monitoring, build_monitoring
+from seriesguard.observability.metrics import Metrics
+from seriesguard.observability.metrics_share import MetricsExporter
+from seriesguard.observability.tracing import Tracing, create_tracing
 from seriesguard.promotion.service import ModelService
 from seriesguard.queue.base import JobQueue
 from seriesguard.queue.factory import create_queue
@@ -26,6 +34,7 @@ from seriesguard.settings import Settings
 from seriesguard.store.audit import AuditRepository
 from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
+from seriesguard.store.drift import DriftRepository
 from seriesguard.store.jobs import JobRepository
 from seriesguard.training.data_factory import create_data_store
 from seriesguard.training.heartbeat import Heartbeat
@@ -60,10 +69,27 @@ class Runtime:
     predictor: Predictor
     heartbeat: Heartbeat
     audit: AuditRepository
+    metrics: Metrics
+    # /metrics of this process; with settings.metrics_dir, of every process of the server
+    metrics_exporter: MetricsExporter
+    tracing: Tracing
+    monitoring_parts: Monitoring
     _stop: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
     _scheduler: Scheduler | None = None
+
+    @property
+    def monitoring(self) -> MonitoringService:
+        return self.monitoring_parts.service
+
+    @property
+    def drift_check(self) -> FleetDriftCheck:
+        return self.monitoring_parts.drift_check
+
+    @property
+    def drift_runs(self) -> DriftRepository:
+        return self.monitoring_parts.drift_runs
 
     @property
     def embedded(self) -> bool:
@@ -82,6 +108,7 @@ class Runtime:
 
     def start(self) -> None:
         """Migrate, take up jobs a crash left behind, start workers, warm-load the models."""
+        self.metrics_exporter.start()
         upgrade(self.engine)
         if self.roles & {Role.API, Role.WORKER}:
             for backend in (self.registry, self.training.data):
@@ -96,6 +123,7 @@ class Runtime:
             log.info("predictor ready with %d production model(s) in memory", loaded)
             self._poller = threading.Thread(target=self._poll, name="catalog-poller", daemon=True)
             self._poller.start()
+            self.monitoring_parts.flusher.start()
         if Role.SCHEDULER in self.roles:
             self._scheduler = self._build_scheduler()
             self._scheduler.start()
@@ -111,8 +139,13 @@ class Runtime:
                 processing_lease=settings.processing_lease_seconds,
             ),
         )
+        retention = PeriodicTask(
+            name="prune_monitoring",
+            interval_seconds=SECONDS_PER_HOUR,
+            action=self.monitoring_parts.retention.prune,
+        )
         lock = leader_lock_for(self.engine, home=settings.home)
-        return Scheduler(lock=lock, tasks=[reconcile])
+        return Scheduler(lock=lock, tasks=[reconcile, retention], metrics=self.metrics)
 
     def _start_worker(self) -> None:
         if self.embedded:
@@ -149,8 +182,12 @@ class Runtime:
             self.heartbeat.stop()
         if self._poller is not None:
             self._poller.join(5)
+        if Role.PREDICTOR in self.roles:
+            self.monitoring_parts.flusher.stop()  # the last counts go to the DB
+        self.tracing.shutdown()
         self.registry.close()
         self.engine.dispose()
+        self.metrics_exporter.stop()  # last: what the stop itself counted is kept
 
 
 def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) -> Runtime:
@@ -179,6 +216,12 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         concurrency=settings.worker_concurrency,
         queue_name=settings.broker_queue,
     )
+    metrics = Metrics()
+    tracing = create_tracing(
+        endpoint=settings.otel_exporter_otlp_endpoint,
+        service_name=settings.otel_service_name or service_name(roles),
+    )
+    monitoring = build_monitoring(settings, sessions=sessions, catalog=catalog, metrics=metrics)
     predictor = Predictor(
         catalog=catalog,
         registry=registry,
@@ -188,6 +231,9 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         ),
         negative_cache_seconds=settings.negative_cache_seconds,
         fallback_enabled=settings.fallback_enabled,
+        stats=monitoring.recorder,
+        tracing=tracing,
+        observe_load=lambda source, seconds: metrics.model_load.observe(seconds, source),
     )
     training = TrainingService(
         jobs=jobs,
@@ -202,11 +248,17 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         limits=PointLimits(settings.min_training_points, settings.max_training_points),
         min_interval_seconds=settings.training_min_interval_seconds,
         heartbeat=heartbeat,
+        tracing=tracing,
+        observe_job=lambda outcome, seconds: observe_job(metrics, outcome, seconds),
     )
     # Only a process that serves predictions reloads on promotion; the others are told through
     # the catalog, which every predictor polls.
     on_change = predictor.reload if Role.PREDICTOR in roles else None
     models = ModelService(registry=registry, catalog=catalog, on_change=on_change)
+    if Role.PREDICTOR in roles:
+        bind_predictor_metrics(metrics, predictor)
+    if roles & {Role.API, Role.WORKER}:
+        bind_fleet_metrics(metrics, jobs=jobs, drift_runs=monitoring.drift_runs)
     return Runtime(
         settings=settings,
         roles=roles,
@@ -220,4 +272,43 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         predictor=predictor,
         heartbeat=heartbeat,
         audit=AuditRepository(sessions),
+        metrics=metrics,
+        metrics_exporter=MetricsExporter(metrics, folder=settings.metrics_dir),
+        tracing=tracing,
+        monitoring_parts=monitoring,
     )
+
+
+def service_name(roles: frozenset[Role]) -> str:
+    """``seriesguard-predictor``, ``seriesguard-api-predictor-worker`` (serve), ..."""
+    return "-".join(["seriesguard", *sorted(roles)]) if roles else "seriesguard-cli"
+
+
+def bind_fleet_metrics(
+    metrics: Metrics, *, jobs: JobRepository, drift_runs: DriftRepository
+) -> None:
+    """Figures of the whole fleet, read from the DB when scraped (every API and worker pod
+    reports the same numbers: the rules take their max)."""
+    metrics.training_queue_depth.set_function(
+        lambda: float(jobs.count_with_status(JobStatus.QUEUED))
+    )
+    metrics.drift_detected.set_function(
+        lambda: {kind: float(count) for kind, count in drift_runs.totals().items()}
+    )
+
+
+def observe_job(metrics: Metrics, outcome: str, seconds: float) -> None:
+    if outcome == "started":
+        metrics.training_in_progress.inc()
+        return
+    metrics.training_in_progress.dec()
+    metrics.training_jobs.inc(outcome)
+    if outcome == "completed":
+        metrics.training_duration.observe(seconds)
+
+
+def bind_predictor_metrics(metrics: Metrics, predictor: Predictor) -> None:
+    """The model table's figures, read when a snapshot is taken (per process, merged)."""
+    metrics.cache_hits.set_function(lambda: float(predictor.table.hits))
+    metrics.cache_misses.set_function(lambda: float(predictor.table.misses))
+    metrics.models_in_memory.set_function(lambda: float(len(predictor.table)))

@@ -282,6 +282,83 @@ class Settings(BaseSettings):
         ge=256,
         description="Largest body of a single predict (413 beyond): a point is tens of bytes.",
     )
+    stats_enabled: bool = Field(
+        default=True,
+        description="Count every prediction per series (the metrics endpoint, drift checks and "
+        "ground truth need it). false: nothing is counted or written, for a predictor whose "
+        "figures nobody reads.",
+    )
+    stats_flush_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a predictor writes its per-series statistics (requests, errors, "
+        "anomalies, latency sketch, input histogram; hourly buckets) to the metadata DB.",
+    )
+    stats_max_series: int = Field(
+        default=400_000,
+        ge=1,
+        description="Most (series, version) pairs one predictor counts per hour; predictions "
+        "beyond are served but not counted (series_stats_dropped_total), so unknown series "
+        "ids cannot grow its memory.",
+    )
+    stats_retention_days: int = Field(
+        default=14,
+        ge=1,
+        description="Hourly statistics, flagged predictions and ground truth older than this "
+        "are deleted by the scheduler.",
+    )
+    drift_window_hours: int = Field(
+        default=24, ge=1, le=24 * 90, description="Window of the fleet drift check (seed: 24h)."
+    )
+    drift_psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="Population stability index of recent inputs against the training "
+        "histogram above which data drift is declared.",
+    )
+    drift_min_samples: int = Field(
+        default=500,
+        ge=1,
+        description="Fewest predictions in the window before any drift verdict is given "
+        "(below it the verdict is 'insufficient_data').",
+    )
+    drift_alpha: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Significance level of the anomaly-rate and precision tests.",
+    )
+    drift_min_rate_change: float = Field(
+        default=0.2,
+        ge=0,
+        description="Smallest relative change of the anomaly rate against the version's "
+        "training baseline that counts as concept drift (seed: 20%), on top of significance.",
+    )
+    drift_min_precision_drop: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Smallest absolute fall of precision (ground truth) that counts as drift.",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Folder where each process of a multi-process server leaves its "
+        "Prometheus counters, so /metrics in any of them answers for all. Unset: a fresh "
+        "folder per server start (one process needs none).",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "SERIESGUARD_OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="OTLP/HTTP collector (http://otel-collector:4318): traces are exported "
+        "there. Unset: no tracing at all, and no cost on any request.",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "SERIESGUARD_OTEL_SERVICE_NAME"),
+        description="service.name of the spans; default seriesguard-<process role>.",
+    )
     db_pool_size: int = Field(
         default=10, ge=1, description="Connections each process keeps open to PostgreSQL."
     )

@@ -14,6 +14,7 @@ from seriesguard.api.security import PRINCIPAL
 from seriesguard.core.authz import LOCAL_OPERATOR, Principal
 from seriesguard.core.detectors import ZScoreDetector
 from seriesguard.serving.scorer import Scorer, production_scorer
+from seriesguard.serving.stats import StatsRecorder
 
 PATH = "/api/v1/predict/s1"
 PLAIN = b'{"timestamp": 100, "value": 13.0}'
@@ -24,7 +25,10 @@ class Resident:
 
     def __init__(self) -> None:
         detector = ZScoreDetector(mean=10.0, std=2.0)
-        self.scorer = production_scorer(detector, version=2, origin="catalog", loaded_from="memory")
+        self.scorer = production_scorer(
+            detector, series_id="s1", version=2, origin="catalog", loaded_from="memory"
+        )
+        self.stats = StatsRecorder(source="test", max_series=10)
 
     def resident_scorer(self, series_id: str) -> Scorer | None:
         return self.scorer if series_id == "s1" else None
@@ -38,6 +42,7 @@ def run(
     headers: list[tuple[bytes, bytes]] | None = None,
     chunks: int = 1,
     caller: Principal | None = LOCAL_OPERATOR,
+    predictor: Resident | None = None,
 ) -> tuple[list[dict[str, Any]], bytes | None]:
     """Send one request through the middleware; (messages sent, body the inner app read)."""
     inner_body: list[bytes] = []
@@ -66,7 +71,7 @@ def run(
     scope = {"type": "http", "method": method, "path": path, "headers": headers or default}
     if caller is not None:  # what the security layer in front leaves in the scope
         scope[PRINCIPAL] = caller
-    middleware = FastPredictMiddleware(app, predictor=Resident())  # type: ignore[arg-type]
+    middleware = FastPredictMiddleware(app, predictor=predictor or Resident())  # type: ignore[arg-type]
     asyncio.run(middleware(scope, receive, send))
     return sent, (inner_body[0] if inner_body else None)
 
@@ -81,6 +86,14 @@ def test_plain_predict_is_answered_here() -> None:
     answer = orjson.loads(body["body"])
     assert (answer["series_id"], answer["timestamp"], answer["anomaly_score"]) == ("s1", 100.0, 1.5)
     assert answer["model_info"]["version"] == "v2"
+
+
+def test_an_answer_here_is_counted_in_the_series_statistics() -> None:
+    predictor = Resident()
+    run(predictor=predictor)
+    run(predictor=predictor, body=b'{"timestamp": 101, "value": 99.0}')
+    (row,) = predictor.stats.collect().rows
+    assert (row.series_id, row.version, row.requests, row.anomalies) == ("s1", 2, 2, 1)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from seriesguard.api.server import (
     process_settings_json,
     uvicorn_options,
 )
+from seriesguard.observability.red import RedMiddleware
 from seriesguard.runtime import Role
 from seriesguard.settings import Settings
 
@@ -186,7 +187,9 @@ def test_each_server_process_builds_the_parents_settings(
     monkeypatch.setenv("SERIESGUARD_PORT", "9999")  # the parent's settings win over the env
     monkeypatch.setattr("seriesguard.api.server.configure_logging", lambda **_: None)
     app = process_app()
-    # A predictor: request id, security, the body limit, the fast path, then the app.
+    # A predictor: RED metrics, request id, security, the body limit, the fast path, the app.
+    assert isinstance(app, RedMiddleware)
+    app = app.app
     assert isinstance(app, RequestIdMiddleware)
     assert isinstance(app.app, SecurityMiddleware)
     fast = app.app.app.app  # type: ignore[attr-defined]

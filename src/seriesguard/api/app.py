@@ -22,13 +22,25 @@ from seriesguard.api.body_limit import BodyLimitMiddleware
 from seriesguard.api.fast_predict import FastPredictMiddleware
 from seriesguard.api.openapi import install_openapi
 from seriesguard.api.request_id import RequestIdMiddleware
-from seriesguard.api.routes import admin, batch, health, models, plot, predict, training
+from seriesguard.api.routes import (
+    admin,
+    batch,
+    health,
+    models,
+    monitoring,
+    plot,
+    predict,
+    training,
+)
+from seriesguard.api.routes import metrics as metrics_route
 from seriesguard.api.security import (
     SecurityMiddleware,
     check_every_route_has_a_policy,
     public_paths,
 )
 from seriesguard.api.server import serve
+from seriesguard.observability.red import RedMiddleware
+from seriesguard.observability.tracing_asgi import TracingMiddleware
 from seriesguard.runtime import Role, Runtime
 from seriesguard.security.ratelimit import RateLimiter, create_rate_limiter
 from seriesguard.security.tokens import TokenVerifier, create_verifier
@@ -43,8 +55,8 @@ def create_app(runtime: Runtime, *, front_layers: bool = True) -> FastAPI:
     """Training/management API and predictor on one app; the runtime starts with it.
 
     ``front_layers``: the request id, authentication, rate limit and body limit in front of
-    the routes (:class:`Guard`); off only for :func:`serving_app`, which puts them in front
-    of the fast path instead."""
+    the routes (:class:`Guard`), and the RED metrics in front of those; off only for
+    :func:`serving_app`, which puts them in front of the fast path instead."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +83,7 @@ def create_app(runtime: Runtime, *, front_layers: bool = True) -> FastAPI:
     errors.install(app)
     # One code base, several processes: each mounts the routes of the roles it plays.
     if Role.API in runtime.roles:
-        for router in (training.router, models.router, plot.router):
+        for router in (training.router, models.router, plot.router, monitoring.router):
             app.include_router(router)
     if Role.PREDICTOR in runtime.roles:
         app.include_router(batch.router)  # before predict: "/batch" is not a series id
@@ -79,12 +91,17 @@ def create_app(runtime: Runtime, *, front_layers: bool = True) -> FastAPI:
     if runtime.roles & {Role.API, Role.PREDICTOR}:
         app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     check_every_route_has_a_policy(app)
-    install_openapi(app, models=predict.HAND_READ_BODIES)
+    install_openapi(app, models=(*predict.HAND_READ_BODIES, *monitoring.HAND_READ_BODIES))
     guard = Guard.build(app, runtime.settings)
     app.state.guard = guard
     if front_layers:
         app.add_middleware(GuardLayers, guard=guard)
+        # Outermost (added last): a request the guard refuses is counted too.
+        app.add_middleware(RedMiddleware, metrics=runtime.metrics)
+        if runtime.tracing.enabled:  # no layer at all, and no cost, without a collector
+            app.add_middleware(TracingMiddleware, tracing=runtime.tracing)
     return app
 
 
@@ -93,13 +110,20 @@ def serving_app(runtime: Runtime) -> ASGIApp:
     predicts in front of it, before FastAPI (whose per-request telemetry checks and middleware
     cost as much as the prediction). Every request the fast path does not answer goes on to
     the app, unchanged. The request id, authentication, the rate limit and the body limit
-    run in front of the fast path, once."""
-    fast_path = Role.PREDICTOR in runtime.roles and runtime.settings.fast_predict
+    run in front of the fast path, once, and the RED metrics in front of everything."""
+    # Traced predicts take the route, which opens the seed's spans (predict -> load_model ->
+    # inference); the fast path stays span-free.
+    fast_path = (
+        Role.PREDICTOR in runtime.roles
+        and runtime.settings.fast_predict
+        and not runtime.tracing.enabled
+    )
     app = create_app(runtime, front_layers=not fast_path)
     if not fast_path:
         return app
     guard: Guard = app.state.guard
-    return guard.wrap(FastPredictMiddleware(app, predictor=runtime.predictor))
+    fast = guard.wrap(FastPredictMiddleware(app, predictor=runtime.predictor))
+    return RedMiddleware(fast, metrics=runtime.metrics)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ import asyncio
 import json
 import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -23,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from seriesguard.api.security import check_bind_address
 from seriesguard.observability.logging import configure_logging
+from seriesguard.observability.metrics_share import clear_snapshots
 from seriesguard.runtime import ALL_IN_ONE, Role, build_runtime
 from seriesguard.settings import Settings
 
@@ -165,7 +169,9 @@ def serve(
     processes (uvicorn's workers, restarting any that dies); each builds its own runtime from
     the same settings, so each predictor warm-loads the whole catalog and polls it on its own.
     An eager ``POST /admin/reload`` reaches the one process that takes it; the others see a
-    promotion through the catalog poll."""
+    promotion through the catalog poll. The processes share their metrics through one folder
+    (``settings.metrics_dir``, or a temporary one removed at the end), so that ``/metrics``
+    in any of them reports the whole server."""
     check_exposure(settings, roles)
     configure_logging(level=settings.log_level, fmt=settings.log_format, process_role=name)
     options = uvicorn_options(settings)
@@ -174,10 +180,28 @@ def serve(
 
         uvicorn.run(serving_app(build_runtime(settings, roles=roles)), **options)
         return
-    os.environ[PROCESS_SETTINGS_ENV] = process_settings_json(settings)
+    metrics_dir, made_here = server_metrics_dir(settings)
+    children = settings.model_copy(update={"metrics_dir": metrics_dir})
+    os.environ[PROCESS_SETTINGS_ENV] = process_settings_json(children)
     os.environ[PROCESS_ROLES_ENV] = ",".join(sorted(roles))
     os.environ[PROCESS_NAME_ENV] = name
-    uvicorn.run(f"{__name__}:process_app", factory=True, workers=workers, **options)
+    try:
+        uvicorn.run(f"{__name__}:process_app", factory=True, workers=workers, **options)
+    finally:
+        if made_here:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def server_metrics_dir(settings: Settings) -> tuple[Path, bool]:
+    """The folder a multi-process server's processes share their metrics through, and
+    whether it was made here (a temporary one, removed when the server ends). A configured
+    one is emptied of a previous server's snapshots: counters start from zero, as they do
+    in a single process."""
+    if settings.metrics_dir is None:
+        return Path(tempfile.mkdtemp(prefix="seriesguard-metrics-")), True
+    settings.metrics_dir.mkdir(parents=True, exist_ok=True)
+    clear_snapshots(settings.metrics_dir)
+    return settings.metrics_dir, False
 
 
 def process_app() -> ASGIApp:

@@ -19,6 +19,7 @@ class AuditAction(StrEnum):
     ROLLBACK = "rollback"
     CANCEL = "cancel"
     RELOAD = "reload"
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Permission(StrEnum):
     PREDICT = "predict"
     READ = "read"
     READ_DATA = "read_data"
+    FEEDBACK = "feedback"
     TRAIN = "train"
     CANCEL_OWN_JOB = "cancel_own_job"
     CANCEL_ANY_JOB = "cancel_any_job"
@@ -38,7 +39,14 @@ class Permission(StrEnum):
 _VIEWER = frozenset({Permission.PREDICT, Permission.READ})
 # Plots render a series' training data: raw sensor values, which the seed's matrix gives
 # to data scientists and up, not to every holder of a read token.
-_DATA_SCIENTIST = _VIEWER | {Permission.TRAIN, Permission.CANCEL_OWN_JOB, Permission.READ_DATA}
+# Ground truth moves every precision/recall figure and the precision-drop verdict: it is
+# sent by those who may train, not by every reader.
+_DATA_SCIENTIST = _VIEWER | {
+    Permission.TRAIN,
+    Permission.CANCEL_OWN_JOB,
+    Permission.READ_DATA,
+    Permission.FEEDBACK,
+}
 _ML_ENGINEER = _DATA_SCIENTIST | {
     Permission.PROMOTE,
     Permission.ROLLBACK,

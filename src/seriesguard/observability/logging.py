@@ -2,7 +2,9 @@
 
 ``auto`` picks JSON when stderr is not a TTY (containers, CI, log shippers) and text when a
 person is watching. Extra fields passed with ``extra={...}`` (job_id, series_id, ...) become
-keys of the JSON object, and so does ``request_id`` for a line logged while a request runs.
+keys of the JSON object, and so does ``request_id`` for a line logged while a request runs,
+and ``trace_id``/``span_id`` for a line logged inside a span (when tracing is enabled), so a
+log line leads to its trace and back.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from seriesguard.observability.context import current_request_id
+from seriesguard.observability.tracing import current_trace_ids
 
 LogFormat = Literal["auto", "json", "text"]
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -51,10 +54,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TraceIdsFilter(logging.Filter):
+    """Stamps a record logged inside a span with the span's trace and span ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ids = current_trace_ids()
+        if ids is not None:
+            record.trace_id, record.span_id = ids
+        return True
+
+
 def configure_logging(*, level: str, fmt: LogFormat, process_role: str) -> None:
     """Route every logger (uvicorn's and MLflow's too) through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(TraceIdsFilter())
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     if use_json:
         handler.setFormatter(JsonFormatter(process_role=process_role))

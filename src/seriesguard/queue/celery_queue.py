@@ -10,7 +10,7 @@ runs in a background thread and ``Runtime`` starts and stops it like the in-proc
 Delivery rules (DESIGN.md §5: the job table is the truth, the queue is transport):
 
 * one durable classic queue with ``x-max-priority``; persistent JSON messages that carry only
-  the job id and their priority; a publish returns once RabbitMQ has confirmed it;
+  the job id, its priority and trace context (a header); a publish waits for RabbitMQ's confirm;
 * late ack and a prefetch of one message per worker thread: a message is acked after the
   handler returns, so a consumer that dies mid-job leaves it unacked and RabbitMQ hands it to
   another consumer. ``TrainingService.run`` claims jobs with compare-and-set, so a redelivery
@@ -47,11 +47,12 @@ from kombu.entity import Exchange, Queue
 from kombu.exceptions import KombuError, OperationalError
 
 from seriesguard.core.errors import Unavailable
-from seriesguard.queue.base import JobHandler, JobQueue
+from seriesguard.queue.base import Carrier, JobHandler, JobQueue, carried_trace_context
 
 log = logging.getLogger(__name__)
 
 TASK_NAME: Final = "seriesguard.run_job"
+TRACE_HEADER: Final = "trace_context"
 _EX_OK: Final = 0
 _NOT_FOUND: Final = 404
 # kombu's own retry, per publish: one immediate reconnect for a pooled connection the broker
@@ -125,7 +126,7 @@ class CeleryQueue(JobQueue):
 
     # -- producer side ------------------------------------------------------------------
 
-    def publish(self, *, job_id: str, priority: int) -> None:
+    def publish(self, *, job_id: str, priority: int, trace_context: Carrier | None = None) -> None:
         """Send ``job_id`` and wait for RabbitMQ's confirm. While the broker is unreachable,
         retry with backoff for up to ``publish_timeout_seconds`` (plus one connection attempt),
         then raise ``BrokerUnavailable``; a duplicate from a retried publish is harmless."""
@@ -136,6 +137,7 @@ class CeleryQueue(JobQueue):
                 self._task.apply_async(
                     args=(job_id,),
                     priority=level,
+                    headers={TRACE_HEADER: dict(trace_context)} if trace_context else None,
                     queue=self._work_queue,
                     declare=[self._work_queue, self._dead_queue],
                     retry=True,
@@ -293,7 +295,7 @@ class CeleryQueue(JobQueue):
         if handler is None:  # stopped between delivery and execution: leave it to the broker
             raise Reject("consumer is stopping", requeue=True)
         try:
-            handler(job_id)
+            handler(job_id, carried_trace_context((task.request.headers or {}).get(TRACE_HEADER)))
         except Exception as exc:
             attempt = int(task.request.retries or 0)
             if attempt >= self._max_retries:

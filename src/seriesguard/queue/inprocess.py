@@ -11,7 +11,7 @@ import itertools
 import logging
 import threading
 
-from seriesguard.queue.base import JobHandler, JobQueue
+from seriesguard.queue.base import Carrier, JobHandler, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +19,18 @@ log = logging.getLogger(__name__)
 class InProcessQueue(JobQueue):
     def __init__(self, *, concurrency: int) -> None:
         self._concurrency = concurrency
-        self._heap: list[tuple[int, int, str]] = []
+        # (-priority, publication order, job id, trace context): the order is unique, so the
+        # context is never compared
+        self._heap: list[tuple[int, int, str, Carrier]] = []
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._stopping = False
         self._threads: list[threading.Thread] = []
 
-    def publish(self, *, job_id: str, priority: int) -> None:
+    def publish(self, *, job_id: str, priority: int, trace_context: Carrier | None = None) -> None:
+        carried = dict(trace_context or {})
         with self._cond:
-            heapq.heappush(self._heap, (-priority, next(self._order), job_id))
+            heapq.heappush(self._heap, (-priority, next(self._order), job_id, carried))
             self._cond.notify()
 
     def start(self, handler: JobHandler) -> None:
@@ -46,9 +49,9 @@ class InProcessQueue(JobQueue):
                     self._cond.wait()
                 if self._stopping:
                     return
-                _, _, job_id = heapq.heappop(self._heap)
+                _, _, job_id, trace_context = heapq.heappop(self._heap)
             try:
-                handler(job_id)
+                handler(job_id, trace_context)
             except Exception:  # a handler bug must not kill the worker
                 log.exception("job handler failed", extra={"job_id": job_id})
 

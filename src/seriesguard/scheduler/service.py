@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from seriesguard.observability.metrics import Metrics
 from seriesguard.scheduler.leader import LeaderLock
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ class Scheduler:
         tasks: list[PeriodicTask],
         tick_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``metrics``: where runs, durations and leadership are counted (a private set,
+        exported nowhere, when not given)."""
         self._lock = lock
         self._tasks = tasks
         self._tick = tick_seconds
@@ -37,6 +41,10 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.is_leader = False
+        metrics = metrics if metrics is not None else Metrics()
+        self._runs = metrics.scheduler_runs
+        self._duration = metrics.scheduler_duration
+        self._leader_gauge = metrics.scheduler_is_leader
 
     def run_due(self) -> list[str]:
         """One tick: if leader, run every task whose time has come; returns their names."""
@@ -44,6 +52,7 @@ class Scheduler:
         if leader != self.is_leader:
             log.info("scheduler %s leadership", "took" if leader else "lost")
             self.is_leader = leader
+        self._leader_gauge.set(1.0 if leader else 0.0)
         if not leader:
             return []
         ran = []
@@ -52,14 +61,24 @@ class Scheduler:
             if now < task.next_run:
                 continue
             task.next_run = now + task.interval_seconds
-            try:
-                task.action()
+            if self._run(task):
                 ran.append(task.name)
-                # per run, at debug: shows which scheduler acts, and that only one does
-                log.debug("ran scheduled task %s", task.name, extra={"task": task.name})
-            except Exception:  # one failing task must not stop the others
-                log.exception("scheduled task %s failed", task.name)
         return ran
+
+    def _run(self, task: PeriodicTask) -> bool:
+        """Run one task, counted and timed; False when it failed."""
+        start = time.perf_counter()
+        try:
+            task.action()
+            # per run, at debug: shows which scheduler acts, and that only one does
+            log.debug("ran scheduled task %s", task.name, extra={"task": task.name})
+            outcome = "ok"
+        except Exception:  # one failing task must not stop the others
+            log.exception("scheduled task %s failed", task.name)
+            outcome = "failed"
+        self._duration.observe(time.perf_counter() - start, task.name)
+        self._runs.inc(task.name, outcome)
+        return outcome == "ok"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
@@ -75,3 +94,4 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(10)
         self._lock.release()
+        self._leader_gauge.set(0.0)

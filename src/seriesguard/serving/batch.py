@@ -21,6 +21,7 @@ import numpy.typing as npt
 from seriesguard.core.errors import InvalidInput, NotFound
 from seriesguard.serving.predictor import Predictor
 from seriesguard.serving.scorer import Scorer
+from seriesguard.serving.stats import StatsRecorder
 
 # Most points one batch may carry. 1M points is ~20 MB as Arrow, ~30 MB as JSON, and needs
 # ~100 MB of working memory to answer; larger sets are split by the client.
@@ -166,3 +167,20 @@ def _where(loc: Loc) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
+
+
+def count_batch(stats: StatsRecorder, scores: BatchScores, *, seconds: float) -> None:
+    """Count every point of a scored batch in the per-series statistics, run by run; each
+    point waited ``seconds``, the batch's time."""
+    points = scores.points
+    bounds = points.bounds.tolist()
+    for index, scorer in enumerate(scores.scorers):
+        low, high = bounds[index], bounds[index + 1]
+        stats.record_many(
+            scorer,
+            values=points.values[low:high],
+            timestamps=points.timestamps[low:high],
+            scores=scores.scores[low:high],
+            anomalies=scores.anomalies[low:high],
+            seconds=seconds,
+        )

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from seriesguard.core.detectors import Detector
-from seriesguard.serving.scorer import Scorer, production_scorer
+from seriesguard.serving.scorer import Edges, Scorer, production_scorer
 
 
 @dataclass(slots=True)
@@ -18,18 +18,27 @@ class LoadedModel:
     detector: Detector
     origin: str  # where it was loaded from: catalog, mlflow or cache
     size_bytes: int
+    # Cut points of the version's reference histogram (``reference_edges``); only these are
+    # kept, not the whole reference: 285,000 models stay resident.
+    edges: Edges | None = None
     # Built once: a hit on the hot path returns it without allocating anything.
     resident: Scorer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.resident = production_scorer(
-            self.detector, version=self.version, origin=self.origin, loaded_from="memory"
-        )
+        self.resident = self._scorer(loaded_from="memory")
 
     def first_answer(self) -> Scorer:
         """The scorer of the request that loaded the model: says where it came from."""
+        return self._scorer(loaded_from=self.origin)
+
+    def _scorer(self, *, loaded_from: str) -> Scorer:
         return production_scorer(
-            self.detector, version=self.version, origin=self.origin, loaded_from=self.origin
+            self.detector,
+            series_id=self.series_id,
+            version=self.version,
+            origin=self.origin,
+            loaded_from=loaded_from,
+            edges=self.edges,
         )
 
 

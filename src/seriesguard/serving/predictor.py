@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from seriesguard.core.catalog import ServingEntry
 from seriesguard.core.detectors import (
@@ -12,16 +13,23 @@ from seriesguard.core.detectors import (
     detector_from_bytes,
     detector_from_params,
 )
+from seriesguard.core.monitoring import FALLBACK_VERSION, ReferenceSummary
+from seriesguard.observability.tracing import NO_TRACING, Tracing
 from seriesguard.registry.base import ModelRegistry, RegistryUnavailable
 from seriesguard.serving.disk_cache import DiskModelCache
 from seriesguard.serving.model_table import LoadedModel, ModelTable
-from seriesguard.serving.scorer import ModelInfo, Scorer
+from seriesguard.serving.scorer import ModelInfo, Scorer, reference_edges
+from seriesguard.serving.stats import StatsRecorder
 from seriesguard.store.catalog import CatalogRepository
 
 log = logging.getLogger(__name__)
 
 FALLBACK_SIGMA = 3.0
 MAX_CACHED_FALLBACKS = 100_000
+DEFAULT_MAX_SERIES = 400_000
+# model_load_duration_seconds{source}: where the answer of a miss came from
+_LOAD_SOURCE = {"catalog": "catalog", "mlflow": "mlflow", "cache": "cache"}
+LoadObserver = Callable[[str, float], None]  # (source, seconds)
 CATALOG_PAGE = 20_000
 
 
@@ -35,6 +43,9 @@ class Predictor:
         table: ModelTable,
         negative_cache_seconds: float,
         fallback_enabled: bool = True,
+        stats: StatsRecorder | None = None,
+        tracing: Tracing = NO_TRACING,
+        observe_load: LoadObserver | None = None,
     ) -> None:
         self._catalog = catalog
         self._registry = registry
@@ -42,6 +53,11 @@ class Predictor:
         self.table = table
         self._negative = negative_cache_seconds
         self.fallback_enabled = fallback_enabled
+        # Every answer is counted per series (serving/stats.py); a process that serves
+        # nothing flushes nothing, so a default recorder costs nothing.
+        self.stats = stats or StatsRecorder(source="local", max_series=DEFAULT_MAX_SERIES)
+        self.tracing = tracing
+        self._observe_load = observe_load
         self._revision = 0
         self._fallbacks: dict[str, tuple[float, Scorer]] = {}
         self._ready = threading.Event()
@@ -88,6 +104,7 @@ class Predictor:
             detector=detector,
             origin="catalog",
             size_bytes=len(detector.to_bytes()) if size_bytes is None else size_bytes,
+            edges=reference_edges(entry.reference),
         )
         self.table.put(model)
         if self._fallbacks:
@@ -105,6 +122,15 @@ class Predictor:
 
     def load_scorer(self, series_id: str) -> Scorer:
         """The rest of the chain after memory; may touch the DB, MLflow or the disk."""
+        started = time.perf_counter()
+        scorer = self._load_scorer(series_id)
+        if self._observe_load is not None:
+            self._observe_load(
+                _LOAD_SOURCE.get(scorer.info.loaded_from, "fallback"), time.perf_counter() - started
+            )
+        return scorer
+
+    def _load_scorer(self, series_id: str) -> Scorer:
         if not self.table.known_absent(series_id):
             model = self._load(series_id)
             if model is not None:
@@ -129,20 +155,31 @@ class Predictor:
                 return None
             blob = self._registry.load_model_bytes(series_id=series_id, version=version.version)
             self._disk.put(series_id=series_id, version=version.version, blob=blob)
-            return self._put(series_id, version.version, blob, origin="mlflow")
+            return self._put(
+                series_id, version.version, blob, origin="mlflow", reference=version.reference
+            )
         except RegistryUnavailable:
             cached = self._disk.get_production(series_id)
             if cached is None:
                 return None
             return self._put(series_id, cached[0], cached[1], origin="cache")
 
-    def _put(self, series_id: str, version: int, blob: bytes, *, origin: str) -> LoadedModel:
+    def _put(
+        self,
+        series_id: str,
+        version: int,
+        blob: bytes,
+        *,
+        origin: str,
+        reference: ReferenceSummary | None = None,
+    ) -> LoadedModel:
         model = LoadedModel(
             series_id=series_id,
             version=version,
             detector=detector_from_bytes(blob),
             origin=origin,
             size_bytes=len(blob),
+            edges=reference_edges(reference),
         )
         self.table.put(model)
         self._fallbacks.pop(model.series_id, None)
@@ -181,4 +218,4 @@ class Predictor:
             loaded_from=source,
             confidence="low",
         )
-        return Scorer(detector=detector, info=info)
+        return Scorer(detector=detector, info=info, key=(series_id, FALLBACK_VERSION))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,8 @@ from seriesguard.core.jobs import (
     Job,
     JobStatus,
 )
+from seriesguard.core.monitoring import ReferenceSummary
+from seriesguard.core.reference import summarise
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import (
     FloatArray,
@@ -29,6 +31,7 @@ from seriesguard.core.validation import (
     TrainingData,
     validate_training_data,
 )
+from seriesguard.observability.tracing import NO_TRACING, Attributes, SpanKind, Tracing
 from seriesguard.queue.base import JobQueue
 from seriesguard.registry.base import ModelRegistry, TrainingRecord
 from seriesguard.store.catalog import CatalogRepository
@@ -37,6 +40,10 @@ from seriesguard.training.data import TrainingDataStore
 from seriesguard.training.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
+# Told when a worker takes a job ("started") and how it ended (completed, failed, cancelled,
+# retried), with the seconds it took: the worker's Prometheus metrics.
+JobObserver = Callable[[str, float], None]
+_OUTCOMES = {JobStatus.COMPLETED: "completed", JobStatus.CANCELLED: "cancelled"}
 MAX_RETRY_DELAY = 60.0  # seconds between two tries of a job whose backend is down
 
 
@@ -60,6 +67,8 @@ class TrainingService:
         min_interval_seconds: float,
         retry_delay_seconds: float = 5.0,
         heartbeat: Heartbeat | None = None,
+        tracing: Tracing = NO_TRACING,
+        observe_job: JobObserver | None = None,
     ) -> None:
         self._jobs = jobs
         self._catalog = catalog
@@ -70,6 +79,8 @@ class TrainingService:
         self._min_interval = min_interval_seconds
         self._retry_delay = retry_delay_seconds
         self._heartbeat = heartbeat
+        self._tracing = tracing
+        self._observe_job = observe_job
 
     def submit(
         self,
@@ -110,13 +121,27 @@ class TrainingService:
             with suppress(Unavailable):  # the original error is the one to report
                 self.data.delete(path)
             raise
-        try:
-            self._queue.publish(job_id=job_id, priority=job.priority)
-        except Unavailable as exc:
-            # The job is committed: the scheduler's reconciler publishes it once the broker is
-            # back, so the client still gets its 202 and nothing accepted is lost.
-            log.warning("job %s accepted but not published yet: %s", job_id, exc.message)
+        self._publish_submitted(job)
         return job
+
+    def _publish_submitted(self, job: Job) -> None:
+        """Publish a new job with the trace context of its publish span, so the worker's spans
+        join the submitting request's trace."""
+        attributes: Attributes = {
+            "job.id": job.id,
+            "series.id": job.series_id,
+            "job.priority": job.priority,
+        }
+        with self._tracing.span("queue.publish", attributes, kind=SpanKind.PRODUCER) as span:
+            try:
+                self._queue.publish(
+                    job_id=job.id, priority=job.priority, trace_context=self._tracing.carrier()
+                )
+            except Unavailable as exc:
+                # The job is committed: the scheduler's reconciler publishes it once the broker
+                # is back, so the client still gets its 202 and nothing accepted is lost.
+                span.record_error(exc)
+                log.warning("job %s accepted but not published yet: %s", job.id, exc.message)
 
     def get(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
@@ -212,20 +237,50 @@ class TrainingService:
         except Unavailable:
             return False
 
-    def run(self, job_id: str) -> None:
+    def run(self, job_id: str, trace_context: Mapping[str, str] | None = None) -> None:
         """Worker handler. Safe to call twice for one job: the claim and registration are
-        idempotent, so a redelivered message never trains twice or leaves two versions."""
-        job = self._jobs.claim(job_id)
-        if job is None:
-            return
+        idempotent, so a redelivered message never trains twice or leaves two versions.
+        ``trace_context`` came with the message: the job's spans continue that trace."""
+        with self._tracing.continued(
+            "training.job", trace_context or {}, {"job.id": job_id}
+        ) as span:
+            job = self._jobs.claim(job_id)
+            if job is None:  # redelivered, finished or cancelled: nothing to do
+                span.set_attribute("job.claimed", False)
+                return
+            span.set_attribute("series.id", job.series_id)
+            span.set_attribute("job.algorithm", job.algorithm)
+            span.set_attribute("job.attempt", job.attempts)
+            started = time.perf_counter()
+            self._observe("started", 0.0)
+            outcome = "failed"
+            try:
+                with self._holding(job):
+                    self._train(job)
+                outcome = self._outcome(job)
+            except Unavailable as exc:  # registry or data store down: wait, do not fail the job
+                span.record_error(exc)
+                outcome = "retried"
+                self._retry_later(job, exc)
+            except Exception as exc:
+                span.record_error(exc)
+                log.exception("training job failed", extra={"job_id": job.id})
+                self._fail(job, f"{type(exc).__name__}: {exc}")
+            finally:
+                self._observe(outcome, time.perf_counter() - started)
+
+    def _observe(self, outcome: str, seconds: float) -> None:
+        if self._observe_job is not None:
+            self._observe_job(outcome, seconds)
+
+    def _outcome(self, job: Job) -> str:
+        """How a job that ran to its end ended: completed, cancelled meanwhile, or taken
+        over by another worker after this one lost its lease (retried)."""
         try:
-            with self._holding(job):
-                self._train(job)
-        except Unavailable as exc:  # registry or data store down: wait, do not fail the job
-            self._retry_later(job, exc)
-        except Exception as exc:
-            log.exception("training job failed", extra={"job_id": job.id})
-            self._fail(job, f"{type(exc).__name__}: {exc}")
+            status = self.get(job.id).status
+        except Exception:  # the DB gone: say what we know
+            return "completed"
+        return _OUTCOMES.get(status, "retried")
 
     def hand_back_in_hand(self) -> int:
         """Give the jobs still in hand back to the queue (a worker whose shutdown ran out of
@@ -263,24 +318,34 @@ class TrainingService:
         )
 
     def _train(self, job: Job) -> None:
-        data = self.data.load(job.data_path)
-        detector = detector_class(job.algorithm).fit(
-            data.values, data.timestamps, job.hyperparameters
-        )
+        with self._tracing.span("load_data") as span:
+            data = self.data.load(job.data_path)
+            span.set_attribute("training.points", len(data))
+        with self._tracing.span("fit", {"job.algorithm": job.algorithm}):
+            detector = detector_class(job.algorithm).fit(
+                data.values, data.timestamps, job.hyperparameters
+            )
         stats = SeriesStats(
             mean=float(np.mean(data.values)), std=float(np.std(data.values)), n_points=len(data)
         )
+        reference = summarise(data.values, data.timestamps, detector)
         # Registration, catalog record and completion of one job never overlap across
         # processes: a worker that lost its lease and the one that took the job over would
         # otherwise both find no version and both register one.
-        with self._jobs.job_lock(job.id):
+        with self._tracing.span("register"), self._jobs.job_lock(job.id):
             if not self._still_mine(job):  # cancelled while fitting, or taken over
                 log.info("job %s was taken over or cancelled; leaving it", job.id)
                 return
-            self._register(job, detector=detector, stats=stats, data=data)
+            self._register(job, detector=detector, stats=stats, data=data, reference=reference)
 
     def _register(
-        self, job: Job, *, detector: Detector, stats: SeriesStats, data: TrainingData
+        self,
+        job: Job,
+        *,
+        detector: Detector,
+        stats: SeriesStats,
+        data: TrainingData,
+        reference: ReferenceSummary,
     ) -> None:
         """Register the version, record it, complete the job (the caller holds its lock)."""
         version = self._registry.register(
@@ -303,6 +368,7 @@ class TrainingService:
                 tags={"series_id": job.series_id},
                 first_attempt=job.attempts == 1,
                 new_series=self._is_new(job.series_id),
+                reference=reference,
             )
         )
         self._catalog.record_version(version, stats=stats)

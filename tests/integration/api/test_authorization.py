@@ -31,7 +31,7 @@ PROCESSES = {
     "api": frozenset({ProcessRole.API, ProcessRole.WORKER}),
     "predictor": frozenset({ProcessRole.PREDICTOR}),
 }
-PLACEHOLDERS = {"series_id": "s1", "version": "1", "job_id": "no-such-job"}
+PLACEHOLDERS = {"series_id": "s1", "version": "1", "job_id": "no-such-job", "run_id": "no-run"}
 CALLERS = [None, *Role]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from seriesguard.queue.base import Carrier
 from seriesguard.queue.celery_queue import CeleryQueue
 
 
@@ -17,7 +18,7 @@ def main() -> None:
     broker_url, queue_name = sys.argv[1], sys.argv[2]
     queue = CeleryQueue(broker_url=broker_url, concurrency=1, queue_name=queue_name)
 
-    def hang(job_id: str) -> None:
+    def hang(job_id: str, _trace_context: Carrier) -> None:
         print(f"started {job_id}", flush=True)
         time.sleep(600)
 

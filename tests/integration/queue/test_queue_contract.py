@@ -30,7 +30,7 @@ import pytest
 from kombu import Connection
 
 from seriesguard.core.errors import Unavailable
-from seriesguard.queue.base import JobQueue
+from seriesguard.queue.base import Carrier, JobHandler, JobQueue
 from seriesguard.queue.celery_queue import BrokerUnavailable, CeleryQueue
 from seriesguard.queue.inprocess import InProcessQueue
 
@@ -41,6 +41,10 @@ CONSUMER_PROC = Path(__file__).with_name("queue_consumer_proc.py")
 WAIT = 15.0  # upper bound for anything a test waits on; normally well under a second
 
 MakeQueue = Callable[..., JobQueue]
+TRACE_CONTEXT = {
+    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "tracestate": "vendor=opaque",
+}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +122,7 @@ def test_every_published_job_is_delivered_exactly_once(make_queue: MakeQueue) ->
     seen: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def handler(job_id: str) -> None:
+    def handler(job_id: str, _trace_context: Carrier) -> None:
         with lock:
             seen[job_id] += 1
 
@@ -139,7 +143,7 @@ def test_a_backlog_is_served_highest_priority_first(make_queue: MakeQueue) -> No
     for job_id, priority in backlog:
         queue.publish(job_id=job_id, priority=priority)
     order: list[str] = []
-    queue.start(order.append)
+    queue.start(recording(order))
     assert _wait_until(lambda: len(order) == len(backlog))
     assert order == ["high", "mid-a", "mid-b", "low-a", "low-b"]
 
@@ -152,7 +156,7 @@ def test_depth_counts_published_jobs_not_yet_taken(make_queue: MakeQueue) -> Non
     assert queue.depth() == 3
     release, taken, done = threading.Event(), threading.Event(), []
 
-    def handler(job_id: str) -> None:
+    def handler(job_id: str, _trace_context: Carrier) -> None:
         taken.set()
         assert release.wait(WAIT)
         done.append(job_id)
@@ -169,7 +173,7 @@ def test_stop_waits_for_the_jobs_in_hand(make_queue: MakeQueue) -> None:
     queue = make_queue(concurrency=2)
     started, finished = threading.Event(), []
 
-    def slow(job_id: str) -> None:
+    def slow(job_id: str, _trace_context: Carrier) -> None:
         started.set()
         time.sleep(1.0)
         finished.append(job_id)
@@ -182,6 +186,20 @@ def test_stop_waits_for_the_jobs_in_hand(make_queue: MakeQueue) -> None:
     assert queue.depth() == 0  # finished work was acknowledged, not handed back
 
 
+def test_the_trace_context_travels_with_its_job(make_queue: MakeQueue) -> None:
+    queue = make_queue(concurrency=1)
+    delivered: dict[str, dict[str, str]] = {}
+
+    def handler(job_id: str, trace_context: Carrier) -> None:
+        delivered[job_id] = dict(trace_context)
+
+    queue.start(handler)
+    queue.publish(job_id="traced", priority=5, trace_context=TRACE_CONTEXT)
+    queue.publish(job_id="untraced", priority=5)
+    assert _wait_until(lambda: len(delivered) == 2)
+    assert delivered == {"traced": TRACE_CONTEXT, "untraced": {}}
+
+
 # -- Celery/RabbitMQ only --------------------------------------------------------------------
 
 
@@ -189,7 +207,7 @@ def test_stop_after_its_timeout_hands_unfinished_jobs_back(rabbitmq: str, queue_
     queue = CeleryQueue(broker_url=rabbitmq, queue_name=queue_name, concurrency=1)
     started, release = threading.Event(), threading.Event()
 
-    def stuck(job_id: str) -> None:
+    def stuck(job_id: str, _trace_context: Carrier) -> None:
         started.set()
         release.wait(WAIT)
 
@@ -216,7 +234,7 @@ def test_a_consumer_killed_mid_job_has_its_job_redelivered(rabbitmq: str, queue_
         survivor.publish(job_id="victim", priority=5)
         assert _next_line(lines) == "started victim"
         received: list[str] = []
-        survivor.start(received.append)
+        survivor.start(recording(received))
         time.sleep(0.3)
         assert received == []  # the doomed consumer still holds it, unacknowledged
         doomed.send_signal(signal.SIGKILL)
@@ -239,7 +257,7 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
     )
     calls: list[str] = []
 
-    def poison(job_id: str) -> None:
+    def poison(job_id: str, _trace_context: Carrier) -> None:
         calls.append(job_id)
         raise RuntimeError("handler bug")
 
@@ -258,6 +276,26 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
     assert args == ["poison"]  # the job id is all a message carries
     death = message.headers["x-death"][0]
     assert death["reason"] == "rejected" and death["queue"] == queue_name
+
+
+def test_a_retried_job_keeps_its_trace_context(rabbitmq: str, queue_name: str) -> None:
+    queue = CeleryQueue(
+        broker_url=rabbitmq, queue_name=queue_name, concurrency=1, retry_backoff_seconds=0.05
+    )
+    seen: list[dict[str, str]] = []
+
+    def fails_once(job_id: str, trace_context: Carrier) -> None:
+        seen.append(dict(trace_context))
+        if len(seen) == 1:
+            raise RuntimeError("transient")
+
+    queue.start(fails_once)
+    try:
+        queue.publish(job_id="flaky", priority=5, trace_context=TRACE_CONTEXT)
+        assert _wait_until(lambda: len(seen) == 2)
+    finally:
+        queue.stop(timeout=5)
+    assert seen == [TRACE_CONTEXT, TRACE_CONTEXT]
 
 
 def test_publish_with_rabbitmq_unreachable_raises_broker_unavailable() -> None:
@@ -287,7 +325,7 @@ def test_a_consumer_reconnects_when_rabbitmq_drops_its_connection(
         pytest.skip("rabbitmqctl is needed to make RabbitMQ close the consumer's connection")
     queue = CeleryQueue(broker_url=rabbitmq, queue_name=queue_name, concurrency=1)
     received: list[str] = []
-    queue.start(received.append)
+    queue.start(recording(received))
     try:
         closed = _close_connections_named(f"seriesguard {queue_name} ")
         assert closed, "found no connection of this queue to close"
@@ -299,6 +337,15 @@ def test_a_consumer_reconnects_when_rabbitmq_drops_its_connection(
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def recording(into: list[str]) -> JobHandler:
+    """A handler that appends each delivered job id to ``into``."""
+
+    def record(job_id: str, _trace_context: Carrier) -> None:
+        into.append(job_id)
+
+    return record
 
 
 def _lines_of(process: subprocess.Popen[str]) -> stdlib_queue.Queue[str]:

@@ -3,15 +3,17 @@ message is delivered."""
 
 from __future__ import annotations
 
-from seriesguard.queue.base import JobHandler, JobQueue
+from seriesguard.queue.base import Carrier, JobHandler, JobQueue
 
 
 class RecordingQueue(JobQueue):
     def __init__(self) -> None:
         self.published: list[str] = []
+        self.trace_contexts: list[dict[str, str]] = []
 
-    def publish(self, *, job_id: str, priority: int) -> None:
+    def publish(self, *, job_id: str, priority: int, trace_context: Carrier | None = None) -> None:
         self.published.append(job_id)
+        self.trace_contexts.append(dict(trace_context or {}))
 
     def start(self, handler: JobHandler) -> None:
         pass

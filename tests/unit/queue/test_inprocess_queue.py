@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from seriesguard.queue.base import Carrier
 from seriesguard.queue.inprocess import InProcessQueue
 
 
@@ -15,7 +16,7 @@ def test_higher_priority_first_then_publication_order() -> None:
     seen: list[str] = []
     done = threading.Event()
 
-    def handler(job_id: str) -> None:
+    def handler(job_id: str, _trace_context: Carrier) -> None:
         seen.append(job_id)
         if len(seen) == 4:
             done.set()
@@ -32,7 +33,7 @@ def test_workers_run_concurrently_and_survive_a_failing_handler() -> None:
     both_running = threading.Barrier(2, timeout=5)
     finished: list[str] = []
 
-    def handler(job_id: str) -> None:
+    def handler(job_id: str, _trace_context: Carrier) -> None:
         if job_id == "boom":
             raise RuntimeError("handler bug")
         both_running.wait()  # only passes if two jobs run at the same time
@@ -55,3 +56,22 @@ def test_stop_leaves_unstarted_jobs_for_the_next_start() -> None:
     queue.publish(job_id="x", priority=5)
     queue.stop(timeout=1)
     assert queue.depth() == 1  # the job row stays queued; recovery republishes it
+
+
+def test_the_trace_context_reaches_the_handler_with_its_job() -> None:
+    queue = InProcessQueue(concurrency=1)
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    queue.publish(job_id="traced", priority=5, trace_context={"traceparent": traceparent})
+    queue.publish(job_id="untraced", priority=1)
+    delivered: dict[str, dict[str, str]] = {}
+    done = threading.Event()
+
+    def handler(job_id: str, trace_context: Carrier) -> None:
+        delivered[job_id] = dict(trace_context)
+        if len(delivered) == 2:
+            done.set()
+
+    queue.start(handler)
+    assert done.wait(5)
+    queue.stop(timeout=5)
+    assert delivered == {"traced": {"traceparent": traceparent}, "untraced": {}}

@@ -11,6 +11,7 @@ dependency is declared: a plain-function dependency costs a thread-pool hop of i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,13 @@ from seriesguard.api.batch_schemas import ARROW_MEDIA_TYPE
 from seriesguard.api.deps import allow, get_predictor
 from seriesguard.api.schemas import BatchRequest, BatchResponse
 from seriesguard.core.authz import Permission
-from seriesguard.serving.batch import MAX_BATCH_POINTS, BatchPoints, BatchScores, score_batch
+from seriesguard.serving.batch import (
+    MAX_BATCH_POINTS,
+    BatchPoints,
+    BatchScores,
+    count_batch,
+    score_batch,
+)
 from seriesguard.serving.predictor import Predictor
 
 JSON_MEDIA_TYPE = "application/json"
@@ -100,8 +107,11 @@ def _answer(
     arrow_out: bool,
     predictor: Predictor,
 ) -> bytes | memoryview:
+    started = time.perf_counter()
     scores: BatchScores = score_batch(predictor, read(blob))
-    return batch_schemas.arrow_answer(scores) if arrow_out else batch_schemas.json_answer(scores)
+    answer = batch_schemas.arrow_answer(scores) if arrow_out else batch_schemas.json_answer(scores)
+    count_batch(predictor.stats, scores, seconds=time.perf_counter() - started)
+    return answer
 
 
 def _is_arrow_body(content_type: str | None) -> bool:

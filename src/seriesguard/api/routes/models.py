@@ -70,6 +70,7 @@ async def promote(
             archive_existing=body.archive_existing,
         )
     )
+    request.app.state.runtime.metrics.promotions.inc("production")
     await record_action(
         audit,
         request,
@@ -108,6 +109,7 @@ async def rollback(
     result = await run_in_threadpool(
         lambda: models.rollback(series_id=series_id, to_version=wanted)
     )
+    request.app.state.runtime.metrics.rollbacks.inc()
     await record_action(
         audit,
         request,

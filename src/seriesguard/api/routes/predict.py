@@ -16,6 +16,7 @@ route everything else.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from seriesguard.api.fast_json import JSON_MEDIA_TYPE, NO_BODY, json_body
 from seriesguard.api.schemas import PredictRequest, PredictResponse
 from seriesguard.core.authz import Permission
 from seriesguard.core.errors import InvalidInput, NotFound
+from seriesguard.core.monitoring import FALLBACK_VERSION
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import parse_timestamp
 from seriesguard.serving.predictor import Predictor
@@ -82,9 +84,10 @@ def read_point(body: Any) -> tuple[object, float]:
     return point.timestamp, point.value
 
 
-def answer_bytes(series_id: str, timestamp: float, value: float, scorer: Scorer) -> bytes:
+def answer_bytes(
+    series_id: str, timestamp: float, anomaly: bool, score: float, scorer: Scorer
+) -> bytes:
     """The JSON of a prediction (``PredictResponse``), the route's and the fast path's."""
-    anomaly, score = scorer.score_one(value, timestamp)
     info = scorer.info
     return orjson.dumps(
         {
@@ -115,11 +118,41 @@ async def predict(series_id: str, request: Request) -> Response:
         raise InvalidInput("value must be finite", rule="finite_values", loc=("body", "value"))
     timestamp = parse_timestamp(raw_timestamp, loc=("body", "timestamp"))
     predictor: Predictor = request.app.state.runtime.predictor
+    # The seed's trace: predict -> load_model -> inference (free when tracing is off).
+    with predictor.tracing.span("predict", {"series_id": series_id}) as span:
+        content, anomaly = await _predict(predictor, series_id, timestamp, value)
+        span.set_attribute("anomaly", anomaly)
+    return Response(content, media_type=JSON_MEDIA_TYPE)
+
+
+async def _predict(
+    predictor: Predictor, series_id: str, timestamp: float, value: float
+) -> tuple[bytes, bool]:
+    """The answer's bytes and its verdict, counted in the per-series statistics."""
+    started = time.perf_counter()
+    tracing = predictor.tracing
     # A resident model is scored right here on the event loop (microseconds, no I/O); only a
     # miss walks the rest of the chain (DB, MLflow, disk) in the thread pool.
-    scorer = predictor.resident_scorer(series_id)
-    if scorer is None:
-        scorer = await run_in_threadpool(predictor.load_scorer, series_id)
-        _check_fallback(predictor, series_id, scorer)
-    content = answer_bytes(series_id, timestamp, value, scorer)
-    return Response(content, media_type=JSON_MEDIA_TYPE)
+    with tracing.span("load_model") as span:
+        scorer = predictor.resident_scorer(series_id)
+        if scorer is None:
+            try:
+                scorer = await run_in_threadpool(predictor.load_scorer, series_id)
+            except Exception:
+                predictor.stats.record_error((series_id, FALLBACK_VERSION))
+                raise
+            _check_fallback(predictor, series_id, scorer)
+        span.set_attribute("loaded_from", scorer.info.loaded_from)
+        span.set_attribute("model_version", scorer.info.version)
+    with tracing.span("inference"):
+        anomaly, score = scorer.score_one(value, timestamp)
+        content = answer_bytes(series_id, timestamp, anomaly, score, scorer)
+    predictor.stats.record(
+        scorer,
+        value=value,
+        timestamp=timestamp,
+        anomaly=anomaly,
+        score=score,
+        seconds=time.perf_counter() - started,
+    )
+    return content, anomaly

@@ -1,0 +1,1 @@
+"""Watching the fleet: per-series metrics, drift checks and ground truth."""

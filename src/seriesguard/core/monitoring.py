@@ -112,7 +112,9 @@ class ReferenceSummary:
         }
 
     @classmethod
-    def from_json(cls, document: dict[str, object]) -> ReferenceSummary:
+    def from_json(cls, document: object) -> ReferenceSummary:
+        if not isinstance(document, dict):
+            raise ValueError("a reference is a JSON object {edges, counts, n_points, anomaly_rate}")
         edges = document["edges"]
         counts = document["counts"]
         if not isinstance(edges, list) or not isinstance(counts, list):

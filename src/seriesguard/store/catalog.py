@@ -6,6 +6,7 @@ predictor can ask "what changed since revision N" (lazy invalidation by polling)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
 from seriesguard.store.db import SessionFactory
 from seriesguard.store.tables import ModelVersionRow, SeriesRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,12 @@ class CatalogRepository:
         found: dict[tuple[str, int], ReferenceSummary] = {}
         for series_id, version, text in rows:
             if text and text != "null":
-                found[(series_id, version)] = ReferenceSummary.from_json(orjson.loads(text))
+                try:
+                    found[(series_id, version)] = ReferenceSummary.from_json(orjson.loads(text))
+                except (KeyError, ValueError) as exc:  # one bad row must not stop a fleet check
+                    log.warning(
+                        "%s v%d: unreadable reference skipped (%s)", series_id, version, exc
+                    )
         return found
 
     def changes_since(self, revision: int, *, limit: int = 20_000) -> list[SeriesChange]:

@@ -158,6 +158,8 @@ class SeriesStatsRow(Base):
             "series_id", "version", "hour", "source", postgresql_include=_SERIES_STATS_SUMMED
         ),
         Index("ix_series_stats_hour", "hour"),
+        # SQLite: the rows are stored in key order (no rowid), for the same range reads.
+        {"sqlite_with_rowid": False},
     )
 
 

@@ -85,3 +85,20 @@ def test_a_command_line_without_one_target_is_refused(arguments: list[str], rule
     result = runner.invoke(app, arguments)
     assert result.exit_code != 0
     assert rule in result.output
+
+
+def test_an_unreadable_stored_reference_is_skipped_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    fleet(tmp_path)
+    engine = create_db_engine(Settings(home=tmp_path).resolved_database_url())
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE model_versions SET reference = '7' WHERE series_id = 'calm'"
+        )
+    engine.dispose()
+    result = runner.invoke(app, ["drift", "check", "--all", "--home", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.output)["run"]
+    assert (run["series_checked"], run["data_drifted"]) == (2, 1)  # "moved" still judged

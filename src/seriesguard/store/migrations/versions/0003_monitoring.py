@@ -52,6 +52,9 @@ def _create_series_stats() -> None:
             "source",
             postgresql_include=["requests", "errors", "anomalies", *bins],
         ),
+        # SQLite: rows stored in key order (WITHOUT ROWID), so that read is a range scan of
+        # the table itself, not an index walk with a row lookup per hour.
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_series_stats_hour", "series_stats", ["hour"])
 

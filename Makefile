@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_registration.py
 	$(BIN)/python benchmarks/bench_topology.py
 	$(BIN)/python benchmarks/bench_security.py
+	$(BIN)/python benchmarks/bench_monitoring.py
 	$(BIN)/python benchmarks/report.py
 
 clean:

@@ -5,7 +5,7 @@ predictor serves thousands of times a second. Through FastAPI (its per-request t
 checks, Starlette's middleware, routing, request object, dependency resolution) it costs about
 three times what it costs here (measured on 285k series, see docs/performance.md). This ASGI
 wrapper answers exactly that case and nothing else, with the bytes the route itself would send
-(:func:`~seriesguard.api.routes.predict.answer_bytes`); any other request, or anything unusual
+(:func:`~seriesguard.api.routes.predict.answer_counted`); any other request, or anything unusual
 about this one (another content type, a body that needs pydantic's lax rules, a rule broken,
 a model not in memory, any error), goes on to the app untouched, its body replayed, so every
 error, fallback and header stays the route's. Whatever the route learns to do for every
@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from seriesguard.api.routes.predict import ROUTE_PREFIX, answer_bytes
+from seriesguard.api.routes.predict import ROUTE_PREFIX, answer_counted
 from seriesguard.api.security import PRINCIPAL
 from seriesguard.core.authz import Permission, Principal
 from seriesguard.core.series import check_series_id
@@ -125,15 +125,8 @@ class FastPredictMiddleware:
             if scorer is None:
                 return None
             timestamp, value = point
-            anomaly, score = scorer.score_one(value, timestamp)
-            content = answer_bytes(series_id, timestamp, anomaly, score, scorer)
-            self._predictor.stats.record(
-                scorer,
-                value=value,
-                timestamp=timestamp,
-                anomaly=anomaly,
-                score=score,
-                seconds=time.perf_counter() - started,
+            content, _ = answer_counted(
+                self._predictor, series_id, timestamp, value, scorer, started=started
             )
             return content
         except Exception:  # the app's route gives the same failure its proper answer

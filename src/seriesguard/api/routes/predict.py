@@ -145,8 +145,22 @@ async def _predict(
         span.set_attribute("loaded_from", scorer.info.loaded_from)
         span.set_attribute("model_version", scorer.info.version)
     with tracing.span("inference"):
-        anomaly, score = scorer.score_one(value, timestamp)
-        content = answer_bytes(series_id, timestamp, anomaly, score, scorer)
+        return answer_counted(predictor, series_id, timestamp, value, scorer, started=started)
+
+
+def answer_counted(
+    predictor: Predictor,
+    series_id: str,
+    timestamp: float,
+    value: float,
+    scorer: Scorer,
+    *,
+    started: float,
+) -> tuple[bytes, bool]:
+    """Score the point, the answer's bytes and its verdict, counted in the series'
+    statistics with the time since ``started``: the route's and the fast path's."""
+    anomaly, score = scorer.score_one(value, timestamp)
+    content = answer_bytes(series_id, timestamp, anomaly, score, scorer)
     predictor.stats.record(
         scorer,
         value=value,

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.catalog import catalog_with
 from tests.e2e.harness import Server
-from tests.e2e.test_predictor_workers import catalog_with, children_of
+from tests.e2e.test_predictor_workers import children_of
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +65,7 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0) -> None:
 
 def test_metrics_add_up_across_workers_and_outlive_a_killed_one(tmp_path: Path) -> None:
     folder = tmp_path / "metrics"
-    catalog_with(tmp_path, ["m-1"])  # migrated before: two workers would race to migrate
+    catalog_with(tmp_path, ["m-1"])
     server = Server(
         home=tmp_path,
         command=("predictor", "--workers", "2"),

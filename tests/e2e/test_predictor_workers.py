@@ -10,27 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seriesguard.core.catalog import ModelVersion
-from seriesguard.core.stages import Stage
-from seriesguard.settings import Settings
-from seriesguard.store.catalog import CatalogRepository
-from seriesguard.store.db import create_db_engine, session_factory, upgrade
+from tests.catalog import catalog_with
 from tests.e2e.harness import Server
 
 pytestmark = pytest.mark.e2e
-
-
-def catalog_with(home: Path, series: list[str]) -> None:
-    engine = create_db_engine(Settings(home=home).resolved_database_url())
-    upgrade(engine)
-    params = {"mean": 0.0, "std": 1.0, "threshold_sigma": 3.0}
-    versions = [
-        ModelVersion(series_id=s, version=1, stage=Stage.PRODUCTION, algorithm="statistical",
-                     params=params)
-        for s in series
-    ]  # fmt: skip
-    CatalogRepository(session_factory(engine)).add_new_series(versions, stats=[None] * len(series))
-    engine.dispose()
 
 
 def children_of(pid: int) -> list[int]:

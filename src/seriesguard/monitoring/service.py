@@ -103,6 +103,7 @@ class MonitoringService:
             version=judged,
             window=None if judged is None else versions.get(judged),
             since=since,
+            recent=quality,
         )
         return document
 
@@ -153,7 +154,13 @@ class MonitoringService:
         return found
 
     def _drift(
-        self, *, series_id: str, version: int | None, window: WindowStats | None, since: float
+        self,
+        *,
+        series_id: str,
+        version: int | None,
+        window: WindowStats | None,
+        since: float,
+        recent: dict[int, Confusion],
     ) -> dict[str, Any]:
         policy = self.policy
         reference = self._reference(series_id, version)
@@ -162,7 +169,9 @@ class MonitoringService:
             reference, bins, threshold=policy.psi_threshold, min_samples=policy.min_samples
         )
         concept = self._concept(reference, window)
-        precision = self._precision(series_id=series_id, version=version, since=since)
+        precision = self._precision(
+            series_id=series_id, version=version, since=since, recent=recent
+        )
         return {
             "version": version,
             "data_drift_detected": data.detected is True,
@@ -194,11 +203,12 @@ class MonitoringService:
             min_samples=policy.min_samples,
         )
 
-    def _precision(self, *, series_id: str, version: int | None, since: float) -> Verdict:
-        """Precision of the version's flags labelled in the window against those labelled
-        before it."""
+    def _precision(
+        self, *, series_id: str, version: int | None, since: float, recent: dict[int, Confusion]
+    ) -> Verdict:
+        """Precision of the version's flags labelled in the window (``recent``, per version)
+        against those labelled before it."""
         before = self._quality(series_id=series_id, since=0.0, until=since - 1e-6)
-        recent = self._quality(series_id=series_id, since=since, until=self._clock())
         old = before.get(version, Confusion()) if version is not None else Confusion()
         new = recent.get(version, Confusion()) if version is not None else Confusion()
         return precision_drop(

@@ -7,14 +7,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from tests.catalog import catalog_with
 
 from seriesguard.api.app import create_app, serving_app
-from seriesguard.core.catalog import ModelVersion
-from seriesguard.core.stages import Stage
 from seriesguard.runtime import Role, build_runtime
 from seriesguard.settings import Settings
-from seriesguard.store.catalog import CatalogRepository
-from seriesguard.store.db import create_db_engine, session_factory, upgrade
 
 PREDICT = "/api/v1/predict/{series_id}"
 
@@ -66,19 +63,6 @@ def test_openmetrics_is_answered_when_asked(tmp_path: Path) -> None:
         answer = client.get("/metrics", headers={"accept": "application/openmetrics-text"})
     assert answer.headers["content-type"].startswith("application/openmetrics-text")
     assert answer.text.endswith("# EOF\n")
-
-
-def catalog_with(home: Path, series: list[str]) -> None:
-    engine = create_db_engine(settings_for(home).resolved_database_url())
-    upgrade(engine)
-    params = {"mean": 0.0, "std": 1.0, "threshold_sigma": 3.0}
-    versions = [
-        ModelVersion(series_id=s, version=1, stage=Stage.PRODUCTION, algorithm="statistical",
-                     params=params)
-        for s in series
-    ]  # fmt: skip
-    CatalogRepository(session_factory(engine)).add_new_series(versions, stats=[None] * len(series))
-    engine.dispose()
 
 
 def test_the_predict_fast_path_is_counted_under_the_route_template(tmp_path: Path) -> None:

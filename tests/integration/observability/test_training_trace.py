@@ -8,8 +8,6 @@ tracing (service name), as two processes would be.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,8 +19,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.testclient import TestClient
-from kombu import Connection
 from tests.otlp_collector import CollectedSpan, OtlpCollector
+from tests.rabbit import AMQP_URL, delete_topology
 
 from seriesguard.core.jobs import JobStatus
 from seriesguard.core.validation import PointLimits
@@ -40,7 +38,6 @@ from seriesguard.training.service import TrainingConfig, TrainingService
 
 pytestmark = pytest.mark.integration
 
-AMQP_URL = os.environ.get("SERIESGUARD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 CALLER_TRACE, CALLER_SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 ROUTE = "/api/v1/train/{series_id}"
 SERVER_SPAN = f"POST {ROUTE}"
@@ -71,7 +68,7 @@ def queue(request: pytest.FixtureRequest) -> Iterator[JobQueue]:
     try:
         yield CeleryQueue(broker_url=AMQP_URL, concurrency=1, queue_name=name)
     finally:
-        _delete_topology(name)
+        delete_topology(name)
 
 
 @pytest.fixture()
@@ -167,19 +164,3 @@ def wait_until_completed(worker: TrainingService, job_id: str, timeout: float = 
 
 def services(spans: dict[str, CollectedSpan], *names: str) -> set[str | None]:
     return {spans[name].service_name for name in names}
-
-
-def _delete_topology(name: str) -> None:
-    """Remove the test's queue, its dead-letter queue and their exchanges from RabbitMQ."""
-    with Connection(AMQP_URL, connect_timeout=3) as conn:
-        for method, entity in [
-            ("queue_delete", name),
-            ("queue_delete", f"{name}.dead"),
-            ("exchange_delete", name),
-            ("exchange_delete", f"{name}.dlx"),
-        ]:
-            channel = conn.channel()  # a failed delete closes its channel: one each
-            with contextlib.suppress(Exception):
-                getattr(channel, method)(entity)
-            with contextlib.suppress(Exception):
-                channel.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue as stdlib_queue
 import shutil
 import signal
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection
+from tests.rabbit import AMQP_URL, delete_topology
 
 from seriesguard.core.errors import Unavailable
 from seriesguard.queue.base import Carrier, JobHandler, JobQueue
@@ -36,7 +36,6 @@ from seriesguard.queue.inprocess import InProcessQueue
 
 pytestmark = pytest.mark.integration
 
-AMQP_URL = os.environ.get("SERIESGUARD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 CONSUMER_PROC = Path(__file__).with_name("queue_consumer_proc.py")
 WAIT = 15.0  # upper bound for anything a test waits on; normally well under a second
 
@@ -66,7 +65,7 @@ def queue_name(rabbitmq: str) -> Iterator[str]:
     afterwards."""
     name = f"sg-test-{uuid.uuid4().hex[:12]}"
     yield name
-    _delete_topology(name)
+    delete_topology(name)
 
 
 @pytest.fixture(params=["inprocess", "celery"])
@@ -88,21 +87,6 @@ def make_queue(request: pytest.FixtureRequest) -> Iterator[MakeQueue]:
     yield make
     for built in made:
         built.stop(timeout=5)
-
-
-def _delete_topology(name: str) -> None:
-    with Connection(AMQP_URL, connect_timeout=3) as conn:
-        for method, entity in [
-            ("queue_delete", name),
-            ("queue_delete", f"{name}.dead"),
-            ("exchange_delete", name),
-            ("exchange_delete", f"{name}.dlx"),
-        ]:
-            channel = conn.channel()  # a failed delete closes its channel: one each
-            with contextlib.suppress(Exception):
-                getattr(channel, method)(entity)
-            with contextlib.suppress(Exception):
-                channel.close()
 
 
 def _wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:

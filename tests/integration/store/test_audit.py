@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect
-from tests.integration.postgres import fresh_database
 
 from seriesguard.core.audit import AuditAction, AuditEvent
 from seriesguard.core.jobs import Job, JobStatus
@@ -18,35 +15,11 @@ from seriesguard.store.audit import AuditRepository
 from seriesguard.store.db import (
     SessionFactory,
     alembic_config,
-    create_db_engine,
-    session_factory,
     upgrade,
 )
 from seriesguard.store.jobs import JobRepository
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'meta.db'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    for url in fresh_database():
-        engine = create_db_engine(url)
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture()
-def sessions(engine: Engine) -> SessionFactory:
-    return session_factory(engine)
 
 
 def event(

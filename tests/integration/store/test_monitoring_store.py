@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from itertools import product
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from sqlalchemy import Engine, func, inspect, select
-from tests.integration.postgres import fresh_database
 
 from seriesguard.core.monitoring import (
     REFERENCE_BINS,
@@ -25,8 +22,6 @@ from seriesguard.core.monitoring import (
 from seriesguard.store.db import (
     SessionFactory,
     alembic_config,
-    create_db_engine,
-    session_factory,
     upgrade,
 )
 from seriesguard.store.drift import DriftRepository
@@ -43,28 +38,6 @@ MONITORING_TABLES = {
     "drift_runs",
     "drift_findings",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'meta.db'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    for url in fresh_database():
-        engine = create_db_engine(url)
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture()
-def sessions(engine: Engine) -> SessionFactory:
-    return session_factory(engine)
 
 
 def stats(series_id: str = "s1", **fields: Any) -> StatsRow:

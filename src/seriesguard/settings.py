@@ -16,10 +16,18 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from seriesguard.core.breaker import BreakerPolicy
+from seriesguard.settings_orchestration import OrchestrationSettings
 
 # Settings that may carry a credential can also be read from a mounted file (a Kubernetes
 # Secret volume, a Docker secret): SERIESGUARD_<NAME>_FILE=/path. The variable itself wins.
-SECRET_FILE_SETTINGS = ("auth_secret", "database_url", "broker_url", "redis_url")
+SECRET_FILE_SETTINGS = (
+    "auth_secret",
+    "database_url",
+    "broker_url",
+    "redis_url",
+    "alert_webhook_url",
+    "alert_pagerduty_routing_key",
+)
 
 
 class SecretFiles(PydanticBaseSettingsSource):
@@ -44,7 +52,7 @@ class SecretFiles(PydanticBaseSettingsSource):
         return found
 
 
-class Settings(BaseSettings):
+class Settings(OrchestrationSettings):
     """Everything a seriesguard process can be told."""
 
     model_config = SettingsConfigDict(env_prefix="SERIESGUARD_", extra="ignore")

@@ -182,7 +182,12 @@ def _copy_then_upsert(session: Session, values: Sequence[tuple[Any, ...]]) -> No
 
     Several times faster than one INSERT per row (50,000 rows into a table of millions:
     1-2 s against 4 s): no statement per row, and the one upsert walks the key in order."""
-    session.execute(text(f"CREATE TEMPORARY TABLE {_INCOMING} (LIKE series_stats) ON COMMIT DROP"))
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_INCOMING} (LIKE series_stats INCLUDING DEFAULTS) "
+            "ON COMMIT DROP"
+        )
+    )
     driver = session.connection().connection.driver_connection
     assert driver is not None
     with (

@@ -14,6 +14,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,6 +68,17 @@ class SeriesRow(Base):
     stats_points: Mapped[int | None] = mapped_column(Integer)
     # ReferenceSummary of the production version (drift checks; the predictor bins inputs)
     production_reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A version in canary answers ``canary_percentage`` % of the series' requests; a version
+    # in shadow is scored on every request and never answers. Set by the promotion service.
+    canary_version: Mapped[int | None] = mapped_column(Integer)
+    canary_percentage: Mapped[float | None] = mapped_column(Double)
+    canary_algorithm: Mapped[str | None] = mapped_column(String(64))
+    canary_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    canary_reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    shadow_version: Mapped[int | None] = mapped_column(Integer)
+    shadow_algorithm: Mapped[str | None] = mapped_column(String(64))
+    shadow_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    shadow_reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     updated_at: Mapped[float] = mapped_column(Double, nullable=False)
 
@@ -140,6 +152,10 @@ class SeriesStatsRow(Base):
     anomalies: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # sparse latency sketch: {"bucket index": count}
     latency: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)
+    # shadow rows only: requests where the shadow and the answering version agreed
+    agreements: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
     in_bin_0: Mapped[int] = _bin_column()
     in_bin_1: Mapped[int] = _bin_column()
     in_bin_2: Mapped[int] = _bin_column()
@@ -228,3 +244,97 @@ class DriftFindingRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
 
     __table_args__ = (Index("ix_drift_findings_series_id_run_id", "series_id", "run_id"),)
+
+
+class HistoryPointRow(Base):
+    """One point of a series, seen by the predictor or sent in bulk; the key drops repeats."""
+
+    __tablename__ = "history_points"
+
+    series_id: Mapped[str] = mapped_column(String(128))
+    ts: Mapped[float] = mapped_column(Double)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("series_id", "ts"),
+        # retention deletes by time alone: BRIN on PostgreSQL (tiny, rows arrive in time order)
+        Index("ix_history_points_ts", "ts", postgresql_using="brin"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class PromotionRow(Base):
+    """A canary or shadow promotion of one version; ``step`` guards every state change."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    series_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    champion_version: Mapped[int | None] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(16), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    percentage: Mapped[float] = mapped_column(Double, nullable=False)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    # cumulative counts when the current step began: the step's evidence is now minus this
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Double, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Double, nullable=False)
+    step_started_at: Mapped[float] = mapped_column(Double, nullable=False)
+    next_action_at: Mapped[float | None] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double)
+    created_by: Mapped[str | None] = mapped_column(String(256))
+
+    __table_args__ = (
+        Index("ix_promotions_series_created", "series_id", "created_at"),
+        Index("ix_promotions_state", "state"),
+        # at most one unfinished promotion per series
+        Index(
+            "ux_promotions_active_series",
+            "series_id",
+            unique=True,
+            sqlite_where=text("finished_at IS NULL"),
+            postgresql_where=text("finished_at IS NULL"),
+        ),
+    )
+
+
+class PromotionEventRow(Base):
+    """One transition of a promotion, with the evidence it was decided on."""
+
+    __tablename__ = "promotion_events"
+
+    promotion_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[float] = mapped_column(Double, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    percentage: Mapped[float] = mapped_column(Double, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+
+class SchedulerRunRow(Base):
+    """One run of a scheduled task; ``cursor`` lets a long run resume after a restart."""
+
+    __tablename__ = "scheduler_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task: Mapped[str] = mapped_column(String(64), nullable=False)
+    # the cron fire time this run is for; unique per task, so a fire runs once
+    scheduled_for: Mapped[float | None] = mapped_column(Double)
+    started_at: Mapped[float] = mapped_column(Double, nullable=False)
+    finished_at: Mapped[float | None] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    triggered_by: Mapped[str] = mapped_column(String(256), nullable=False)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_scheduler_runs_task_started", "task", "started_at"),
+        Index("ix_scheduler_runs_started_at", "started_at"),
+        Index("ux_scheduler_runs_task_fire", "task", "scheduled_for", unique=True),
+    )

@@ -6,8 +6,11 @@ group stays readable; every field is still ``SERIESGUARD_<NAME>``.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
+
+from seriesguard.core.cron import CronSchedule
+from seriesguard.core.errors import InvalidInput
 
 
 class RolloutSettings(BaseSettings):
@@ -181,6 +184,18 @@ class ScheduleSettings(BaseSettings):
         description="Records of scheduled runs and finished promotions older than this are "
         "deleted.",
     )
+
+    @field_validator("retrain_schedule", "drift_schedule")
+    @classmethod
+    def _cron(cls, expression: str) -> str:
+        """A schedule that cannot be parsed stops the process at start, naming the field,
+        rather than leaving its task silently idle."""
+        if expression.strip():
+            try:
+                CronSchedule.parse(expression)
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
+        return expression
 
 
 class AlertSettings(BaseSettings):

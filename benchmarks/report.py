@@ -29,6 +29,7 @@ ORDER = (
     "topology",
     "security",
     "monitoring",
+    "history",
 )
 
 

@@ -195,8 +195,13 @@ def _value_cell(text: str, where: str) -> float:
 def train(
     series: Annotated[str, typer.Argument(help="Series id, e.g. sensor-0042:x.")],
     csv_file: Annotated[
-        Path, typer.Option("--csv", help="CSV with a 'timestamp,value' header; .csv.gz too.")
-    ],
+        Path | None,
+        typer.Option("--csv", help="CSV with a 'timestamp,value' header; .csv.gz too."),
+    ] = None,
+    window_hours: Annotated[
+        int | None,
+        typer.Option(min=1, help="Instead of --csv: train on the stored history of N hours."),
+    ] = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     algorithm: Annotated[str, typer.Option(help="Detector algorithm.")] = "statistical",
@@ -210,21 +215,28 @@ def train(
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends.")] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 3600.0,
 ) -> None:
-    """Submit a training job with the points of a CSV file."""
-    with reporting_errors():
-        points = read_points(csv_file, limit=limit_points)
+    """Submit a training job with the points of a CSV file, or on the series' stored history
+    (--window-hours)."""
+    if (csv_file is None) == (window_hours is None):
+        fail("points_or_window", ("--csv",), "give either --csv or --window-hours")
+    points = None
+    if csv_file is not None:
+        with reporting_errors():
+            points = read_points(csv_file, limit=limit_points)
     hyperparameters = {} if threshold_sigma is None else {"threshold_sigma": threshold_sigma}
     with api(url, token) as client:
         submitted = client.train(
             series,
-            timestamps=points.timestamps,
-            values=points.values,
+            timestamps=points.timestamps if points else None,
+            values=points.values if points else None,
+            window_hours=window_hours,
             algorithm=algorithm,
             hyperparameters=hyperparameters,
             priority=priority,
         )
         job_id = submitted["job_id"]
-        typer.echo(f"job {job_id} {submitted['status']}: {series}, {len(points.values)} points")
+        count = submitted["training_points"]
+        typer.echo(f"job {job_id} {submitted['status']}: {series}, {count} points")
         if wait:
             _report_outcome(_follow(client, job_id, timeout=wait_timeout))
 
@@ -419,6 +431,19 @@ app.add_typer(models_app, name="models")
 from seriesguard.cli_drift import drift_app  # noqa: E402
 
 app.add_typer(drift_app, name="drift")
+
+from seriesguard.cli_promotions import promotions_app, register_promote  # noqa: E402
+
+app.add_typer(promotions_app, name="promotions")
+register_promote(models_app)
+
+from seriesguard.cli_runs import runs_app  # noqa: E402
+
+app.add_typer(runs_app, name="runs")
+
+from seriesguard.cli_history import register_history_commands  # noqa: E402
+
+register_history_commands(app)
 
 from seriesguard.cli_token import register_token_commands  # noqa: E402
 

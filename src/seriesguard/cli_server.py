@@ -63,8 +63,10 @@ def _run(name: str, roles: frozenset[str], *, workers: int = 1, **overrides: Any
 
 
 def serve_all(host: Host = None, port: Port = 8000, home: Home = None) -> None:
-    """Run the all-in-one server (training API, predictor, worker pool) on embedded backends."""
-    _run("serve", frozenset({"api", "predictor", "worker"}), host=host, port=port, home=home)
+    """Run the all-in-one server (training API, predictor, worker pool, scheduler) on embedded
+    backends."""
+    roles = frozenset({"api", "predictor", "worker", "scheduler"})
+    _run("serve", roles, host=host, port=port, home=home)
 
 
 def api(host: Host = None, port: Port = 8000, home: Home = None) -> None:
@@ -111,7 +113,8 @@ def worker(
 
 
 def scheduler(host: Host = None, port: Port = 8082, home: Home = None) -> None:
-    """Scheduler process (periodic actions come with the orchestration work); health on PORT."""
+    """Scheduler process (one leader at a time): weekly retraining, drift reaction, backlog
+    alerts, job reconciliation; health on PORT."""
     _run("scheduler", frozenset({"scheduler"}), host=host, port=port, home=home)
 
 

@@ -29,6 +29,8 @@ from seriesguard.client_arrow import (
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 FINISHED_STATUSES = frozenset({"completed", "failed", "cancelled"})
+FINISHED_PROMOTION_STATES = frozenset({"completed", "rolled_back", "rejected"})
+FINISHED_RUN_STATUSES = frozenset({"succeeded", "failed", "skipped"})
 
 Loc = tuple[str | int, ...]
 Timestamp = float | int | str
@@ -120,23 +122,37 @@ class SeriesguardClient:
         self,
         series_id: str,
         *,
-        timestamps: Sequence[Timestamp],
-        values: Sequence[float],
+        timestamps: Sequence[Timestamp] | None = None,
+        values: Sequence[float] | None = None,
+        window_hours: int | None = None,
         algorithm: str = "statistical",
         hyperparameters: Mapping[str, Any] | None = None,
         priority: int = 5,
     ) -> dict[str, Any]:
-        """Submit a training job; the answer is the queued job (202), not the model."""
-        body = {
-            "timestamps": list(timestamps),
-            "values": list(values),
-            "config": {
-                "algorithm": algorithm,
-                "hyperparameters": dict(hyperparameters or {}),
-                "priority": priority,
-            },
+        """Submit a training job; the answer is the queued job (202), not the model. Send
+        the points, or ``window_hours`` to train on the series' stored history of the last
+        N hours (points the predictor saw and points sent with :meth:`send_data`)."""
+        config: dict[str, Any] = {
+            "algorithm": algorithm,
+            "hyperparameters": dict(hyperparameters or {}),
+            "priority": priority,
         }
+        body: dict[str, Any] = {"config": config}
+        if window_hours is not None:
+            config["window_hours"] = window_hours
+        if timestamps is not None or values is not None:
+            body["timestamps"] = list(timestamps or [])
+            body["values"] = list(values or [])
         return self._call("POST", f"/api/v1/training/{_seg(series_id)}", json=body)
+
+    def send_data(
+        self, series_id: str, *, timestamps: Sequence[Timestamp], values: Sequence[float]
+    ) -> dict[str, Any]:
+        """Store points of a series in the history store (at most 100,000 per call;
+        idempotent): ``{"series_id", "accepted", "duplicates", "first", "last",
+        "retained_until"}``."""
+        body = {"timestamps": list(timestamps), "values": list(values)}
+        return self._call("POST", f"/api/v1/series/{_seg(series_id)}/data", json=body)
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/training/jobs/{_seg(job_id)}")
@@ -204,15 +220,85 @@ class SeriesguardClient:
         *,
         archive_existing: bool = True,
         strategy: str = "direct",
+        canary_config: Mapping[str, Any] | None = None,
+        shadow_config: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """direct: Production now. canary / shadow: starts a promotion (the answer carries
+        its ``promotion_id``; follow it with :meth:`wait_for_promotion`)."""
         path = f"/api/v1/models/{_seg(series_id)}/versions/{_seg(str(version))}/promote"
-        body = {"strategy": strategy, "archive_existing": archive_existing}
+        body: dict[str, Any] = {"strategy": strategy, "archive_existing": archive_existing}
+        if canary_config is not None:
+            body["canary_config"] = dict(canary_config)
+        if shadow_config is not None:
+            body["shadow_config"] = dict(shadow_config)
         return self._call("POST", path, json=body)
 
     def rollback(self, series_id: str, *, to_version: str | int | None = None) -> dict[str, Any]:
         """Serve an earlier version again (default: the one the current production replaced)."""
         body = {} if to_version is None else {"to_version": str(to_version)}
         return self._call("POST", f"/api/v1/models/{_seg(series_id)}/rollback", json=body)
+
+    # -- canary and shadow promotions ----------------------------------------------------
+
+    def promotion(self, promotion_id: str) -> dict[str, Any]:
+        """One promotion with its events and last gate figures."""
+        return self._call("GET", f"/api/v1/promotions/{_seg(promotion_id)}")
+
+    def promotions(
+        self,
+        *,
+        series_id: str | None = None,
+        state: str | None = None,
+        active: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Promotions, newest first: ``{"items", "total", "limit", "offset"}``."""
+        flag = None if active is None else str(active).lower()
+        params = _query(series_id=series_id, state=state, active=flag, limit=limit, offset=offset)
+        return self._call("GET", "/api/v1/promotions", params=params)
+
+    def rollback_promotion(self, promotion_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        """End a canary or shadow now: production alone serves, the new version is Archived."""
+        return self._promotion_action(promotion_id, "rollback", reason)
+
+    def pause_promotion(self, promotion_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        return self._promotion_action(promotion_id, "pause", reason)
+
+    def resume_promotion(self, promotion_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        return self._promotion_action(promotion_id, "resume", reason)
+
+    def _promotion_action(
+        self, promotion_id: str, action: str, reason: str | None
+    ) -> dict[str, Any]:
+        body = {} if reason is None else {"reason": reason}
+        return self._call("POST", f"/api/v1/promotions/{_seg(promotion_id)}/{action}", json=body)
+
+    def wait_for_promotion(
+        self,
+        promotion_id: str,
+        *,
+        until: frozenset[str] = FINISHED_PROMOTION_STATES,
+        timeout: float = 7 * 24 * 3600.0,
+        poll: float = 1.0,
+    ) -> dict[str, Any]:
+        """Poll until the promotion's state is one of ``until`` (by default: it ended, as
+        completed, rolled_back or rejected); returns it. A rollout lasts hours: pass a
+        ``timeout`` that fits its plan."""
+        deadline = time.monotonic() + timeout
+        while True:
+            promotion = self.promotion(promotion_id)
+            if promotion.get("state") in until:
+                return promotion
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise JobWaitTimeout(
+                    0,
+                    "wait_timeout",
+                    ("promotion", promotion_id),
+                    f"promotion still {promotion.get('state')!r} after {timeout:g}s",
+                )
+            time.sleep(min(poll, remaining))
 
     def deployment_config(self, series_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/models/{_seg(series_id)}/deployment-config")
@@ -300,6 +386,51 @@ class SeriesguardClient:
         return self._call(
             "GET", f"/api/v1/drift/runs/{_seg(run_id)}", params={"limit": limit, "offset": offset}
         )
+
+    # -- scheduler runs ------------------------------------------------------------------
+
+    def scheduler_runs(
+        self,
+        *,
+        task: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Recorded runs of the scheduled tasks, newest first: ``{"runs": [...], "total"}``."""
+        params = _query(task=task, status=status, limit=limit, offset=offset)
+        return self._call("GET", "/api/v1/scheduler/runs", params=params)
+
+    def scheduler_run(self, run_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/scheduler/runs/{_seg(run_id)}")
+
+    def scheduler_tasks(self) -> dict[str, Any]:
+        """The recorded tasks: schedule, next fire, last run."""
+        return self._call("GET", "/api/v1/scheduler/tasks")
+
+    def trigger_scheduler_run(self, task: str) -> dict[str, Any]:
+        """Queue a run of ``task`` (weekly_retraining, drift_check) now; the scheduler starts
+        it on its next tick. 409 (rule run_in_progress) while one is queued or running."""
+        return self._call("POST", "/api/v1/scheduler/runs", json={"task": task})
+
+    def wait_for_scheduler_run(
+        self, run_id: str, *, timeout: float = 3600.0, poll: float = 1.0
+    ) -> dict[str, Any]:
+        """Poll until the run has finished (succeeded, failed or skipped); returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.scheduler_run(run_id)
+            if run.get("status") in FINISHED_RUN_STATUSES:
+                return run
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise JobWaitTimeout(
+                    0,
+                    "wait_timeout",
+                    ("run", run_id),
+                    f"scheduler run still {run.get('status')!r} after {timeout:g}s",
+                )
+            time.sleep(min(poll, remaining))
 
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")

@@ -14,18 +14,25 @@ from seriesguard.core.errors import Unavailable
 from seriesguard.core.jobs import JobStatus
 from seriesguard.core.monitoring import SECONDS_PER_HOUR
 from seriesguard.core.validation import PointLimits
+from seriesguard.history.wiring import History, build_history
 from seriesguard.monitoring.fleet import FleetDriftCheck
 from seriesguard.monitoring.service import MonitoringService
 from seriesguard.monitoring.wiring import Monitoring, build_monitoring
+from seriesguard.notify.base import Notifier
+from seriesguard.notify.factory import create_notifier
 from seriesguard.observability.metrics import Metrics
 from seriesguard.observability.metrics_share import MetricsExporter
 from seriesguard.observability.tracing import Tracing, create_tracing
+from seriesguard.promotion.rollout import PromotionService
 from seriesguard.promotion.service import ModelService
+from seriesguard.promotion.wiring import build_promotions, promotion_tasks
 from seriesguard.queue.base import JobQueue
 from seriesguard.queue.factory import create_queue
 from seriesguard.registry.base import ModelRegistry
 from seriesguard.registry.factory import create_registry
+from seriesguard.scheduler.jobs import scheduled_tasks
 from seriesguard.scheduler.leader import leader_lock_for
+from seriesguard.scheduler.runs import SchedulerRunRepository
 from seriesguard.scheduler.service import PeriodicTask, Scheduler
 from seriesguard.serving.disk_cache import DiskModelCache
 from seriesguard.serving.model_table import ModelTable
@@ -36,6 +43,7 @@ from seriesguard.store.catalog import CatalogRepository
 from seriesguard.store.db import create_db_engine, session_factory, upgrade
 from seriesguard.store.drift import DriftRepository
 from seriesguard.store.jobs import JobRepository
+from seriesguard.store.promotions import PromotionRepository
 from seriesguard.training.data_factory import create_data_store
 from seriesguard.training.heartbeat import Heartbeat
 from seriesguard.training.service import TrainingService
@@ -44,7 +52,8 @@ log = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
-    """What a process does; ``seriesguard serve`` is every role but the scheduler at once."""
+    """What a process does; ``seriesguard serve`` is every role at once (``ALL_IN_ONE``, the
+    default of :func:`build_runtime`, leaves the scheduler out: in-process tests start none)."""
 
     API = "api"
     PREDICTOR = "predictor"
@@ -74,6 +83,10 @@ class Runtime:
     metrics_exporter: MetricsExporter
     tracing: Tracing
     monitoring_parts: Monitoring
+    scheduler_runs: SchedulerRunRepository  # recorded cron runs (weekly retraining, drift)
+    history: History
+    notifier: Notifier  # the log plus the configured alert channels (notify/)
+    promotions: PromotionService  # canary and shadow rollouts (promotion/rollout.py)
     _stop: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
@@ -124,6 +137,7 @@ class Runtime:
             self._poller = threading.Thread(target=self._poll, name="catalog-poller", daemon=True)
             self._poller.start()
             self.monitoring_parts.flusher.start()
+            self.history.flusher.start()
         if Role.SCHEDULER in self.roles:
             self._scheduler = self._build_scheduler()
             self._scheduler.start()
@@ -144,8 +158,15 @@ class Runtime:
             interval_seconds=SECONDS_PER_HOUR,
             action=self.monitoring_parts.retention.prune,
         )
+        prune_history = PeriodicTask(
+            name="prune_history",
+            interval_seconds=SECONDS_PER_HOUR,
+            action=self.history.service.prune,
+        )
         lock = leader_lock_for(self.engine, home=settings.home)
-        return Scheduler(lock=lock, tasks=[reconcile, retention], metrics=self.metrics)
+        tasks = [reconcile, retention, prune_history, *scheduled_tasks(self)]
+        tasks += promotion_tasks(self.promotions, settings)
+        return Scheduler(lock=lock, tasks=tasks, metrics=self.metrics)
 
     def _start_worker(self) -> None:
         if self.embedded:
@@ -184,6 +205,8 @@ class Runtime:
             self._poller.join(5)
         if Role.PREDICTOR in self.roles:
             self.monitoring_parts.flusher.stop()  # the last counts go to the DB
+            self.history.flusher.stop()  # and the last points
+        self.notifier.close(timeout=5.0)  # alerts still queued get their last chance
         self.tracing.shutdown()
         self.registry.close()
         self.engine.dispose()
@@ -222,6 +245,8 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         service_name=settings.otel_service_name or service_name(roles),
     )
     monitoring = build_monitoring(settings, sessions=sessions, catalog=catalog, metrics=metrics)
+    history = build_history(settings, sessions=sessions, metrics=metrics)
+    notifier = create_notifier(settings, metrics=metrics)
     predictor = Predictor(
         catalog=catalog,
         registry=registry,
@@ -232,6 +257,7 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         negative_cache_seconds=settings.negative_cache_seconds,
         fallback_enabled=settings.fallback_enabled,
         stats=monitoring.recorder,
+        history=history.recorder,
         tracing=tracing,
         observe_load=lambda source, seconds: metrics.model_load.observe(seconds, source),
     )
@@ -250,11 +276,28 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         heartbeat=heartbeat,
         tracing=tracing,
         observe_job=lambda outcome, seconds: observe_job(metrics, outcome, seconds),
+        history=history.store,
     )
     # Only a process that serves predictions reloads on promotion; the others are told through
     # the catalog, which every predictor polls.
     on_change = predictor.reload if Role.PREDICTOR in roles else None
-    models = ModelService(registry=registry, catalog=catalog, on_change=on_change)
+    promotion_records = PromotionRepository(sessions)
+    models = ModelService(
+        registry=registry,
+        catalog=catalog,
+        on_change=on_change,
+        active_promotion=promotion_records.active_id,
+    )
+    promotions = build_promotions(
+        settings,
+        sessions=sessions,
+        promotions=promotion_records,
+        registry=registry,
+        catalog=catalog,
+        models=models,
+        notifier=notifier,
+        on_change=on_change,
+    )
     if Role.PREDICTOR in roles:
         bind_predictor_metrics(metrics, predictor)
     if roles & {Role.API, Role.WORKER}:
@@ -276,6 +319,10 @@ def build_runtime(settings: Settings, *, roles: frozenset[Role] = ALL_IN_ONE) ->
         metrics_exporter=MetricsExporter(metrics, folder=settings.metrics_dir),
         tracing=tracing,
         monitoring_parts=monitoring,
+        scheduler_runs=SchedulerRunRepository(sessions),
+        history=history,
+        notifier=notifier,
+        promotions=promotions,
     )
 
 

@@ -343,7 +343,7 @@ def test_serve_overrides_environment_settings(
     assert result.exit_code == 0, result.output
     ((settings, options),) = captured
     assert (settings.host, settings.port, settings.home) == ("0.0.0.0", 9001, tmp_path)
-    assert sorted(options["roles"]) == ["api", "predictor", "worker"]
+    assert sorted(options["roles"]) == ["api", "predictor", "scheduler", "worker"]
 
 
 def fake_server(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, dict[str, Any]]]:

@@ -13,6 +13,7 @@ from seriesguard.api.fast_predict import FastPredictMiddleware
 from seriesguard.api.security import PRINCIPAL
 from seriesguard.core.authz import LOCAL_OPERATOR, Principal
 from seriesguard.core.detectors import ZScoreDetector
+from seriesguard.history.recorder import HistoryRecorder
 from seriesguard.serving.scorer import Scorer, production_scorer
 from seriesguard.serving.stats import StatsRecorder
 
@@ -29,6 +30,7 @@ class Resident:
             detector, series_id="s1", version=2, origin="catalog", loaded_from="memory"
         )
         self.stats = StatsRecorder(source="test", max_series=10)
+        self.history = HistoryRecorder(max_pending=10)
 
     def resident_scorer(self, series_id: str) -> Scorer | None:
         return self.scorer if series_id == "s1" else None

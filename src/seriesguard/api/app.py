@@ -33,6 +33,9 @@ from seriesguard.api.routes import (
     training,
 )
 from seriesguard.api.routes import metrics as metrics_route
+from seriesguard.api.routes import promotions as promotions_route
+from seriesguard.api.routes import scheduler as scheduler_route
+from seriesguard.api.routes import series_data as series_data_route
 from seriesguard.api.security import (
     SecurityMiddleware,
     check_every_route_has_a_policy,
@@ -85,6 +88,9 @@ def create_app(runtime: Runtime, *, front_layers: bool = True) -> FastAPI:
     if Role.API in runtime.roles:
         for router in (training.router, models.router, plot.router, monitoring.router):
             app.include_router(router)
+        app.include_router(scheduler_route.router)
+        app.include_router(promotions_route.router)
+        app.include_router(series_data_route.router)  # bulk points into the history store
     if Role.PREDICTOR in runtime.roles:
         app.include_router(batch.router)  # before predict: "/batch" is not a series id
         app.include_router(predict.router)

@@ -15,6 +15,9 @@ dictionary-encoded), ``timestamp`` (epoch seconds as numbers, or an Arrow timest
 request row, in request order: ``anomaly`` (bool) and ``anomaly_score`` (float64), with the
 per-series facts in the schema metadata: ``seriesguard.series`` holds a JSON object
 ``{series_id: {threshold, model_info, confidence}}`` and ``seriesguard.points`` the count.
+A series with a canary has points answered by either version (core.routing): in JSON its
+result gains ``canary`` (the canary's facts and the positions it answered); in Arrow its facts
+gain ``canary`` and the table a bool column ``canary`` (only in batches where one answered).
 Errors name the column and the row: ``["body", "value", 17]``.
 """
 
@@ -48,6 +51,7 @@ from seriesguard.serving.batch import (
     check_batch_size,
     group_rows,
 )
+from seriesguard.serving.challengers import CanaryPart
 from seriesguard.serving.scorer import Scorer
 
 __all__ = ["ARROW_MEDIA_TYPE", "arrow_answer", "json_answer", "read_arrow", "read_json"]
@@ -306,6 +310,11 @@ def _facts(scorer: Scorer, threshold: float) -> dict[str, Any]:
     }
 
 
+def _canary_facts(part: CanaryPart) -> dict[str, Any]:
+    """What the answer says about the canary that answered some points of a series."""
+    return _facts(part.scorer, part.threshold)
+
+
 def json_answer(batch: BatchScores) -> bytes:
     """A ``BatchResponse``: one result per run (per item of a JSON body, per series of an
     Arrow body), the arrays written by orjson straight from numpy."""
@@ -315,14 +324,17 @@ def json_answer(batch: BatchScores) -> bytes:
     results = []
     for index, (series_id, scorer) in enumerate(zip(points.series_ids, batch.scorers, strict=True)):
         low, high = bounds[index], bounds[index + 1]
-        results.append(
-            {
-                "series_id": series_id,
-                "anomalies": batch.anomalies[low:high],
-                "anomaly_scores": batch.scores[low:high],
-                **_facts(scorer, thresholds[index]),
-            }
-        )
+        result = {
+            "series_id": series_id,
+            "anomalies": batch.anomalies[low:high],
+            "anomaly_scores": batch.scores[low:high],
+            **_facts(scorer, thresholds[index]),
+        }
+        part = batch.canary.get(index)
+        if part is not None and part.mask.any():
+            # the points of this result the canary answered, by position in it
+            result["canary"] = {**_canary_facts(part), "points": np.flatnonzero(part.mask)}
+        results.append(result)
     document = {"results": results, "points": len(points)}
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
@@ -337,13 +349,18 @@ def arrow_answer(batch: BatchScores) -> memoryview:
             zip(batch.points.series_ids, batch.scorers, strict=True)
         )
     }
+    columns = {"anomaly": pa.array(anomalies), "anomaly_score": pa.array(scores)}
+    canary_rows = batch.canary_rows()
+    if canary_rows is not None:  # only then: a batch without canaries keeps its two columns
+        for index, part in batch.canary.items():
+            if part.mask.any():
+                facts[batch.points.series_ids[index]]["canary"] = _canary_facts(part)
+        columns["canary"] = pa.array(canary_rows)
     metadata = {
         METADATA_POINTS: str(len(batch.points)).encode(),
         METADATA_SERIES: orjson.dumps(facts),
     }
-    table = pa.table(
-        {"anomaly": pa.array(anomalies), "anomaly_score": pa.array(scores)}, metadata=metadata
-    )
+    table = pa.table(columns, metadata=metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

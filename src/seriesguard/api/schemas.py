@@ -19,11 +19,23 @@ class TrainingConfigBody(Strict):
     algorithm: str = Field(default="statistical", description="statistical (alias zscore).")
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(default=DEFAULT_PRIORITY, description="1 (lowest) to 10 (highest).")
+    window_hours: int | None = Field(
+        default=None,
+        ge=1,
+        description="Train on the series' stored history of the last N hours instead of "
+        "points sent with the request (then send no timestamps/values); at most the "
+        "history's retention. The seed's weekly retraining sends 168.",
+    )
 
 
 class TrainingRequest(Strict):
-    timestamps: list[Timestamp] = Field(description="Epoch seconds or ISO-8601, increasing.")
-    values: list[float] = Field(description="One finite value per timestamp.")
+    timestamps: list[Timestamp] | None = Field(
+        default=None,
+        description="Epoch seconds or ISO-8601, increasing. Omit with config.window_hours.",
+    )
+    values: list[float] | None = Field(
+        default=None, description="One finite value per timestamp. Omit with config.window_hours."
+    )
     config: TrainingConfigBody = Field(default_factory=TrainingConfigBody)
 
 
@@ -78,6 +90,14 @@ class SeriesOut(BaseModel):
 
 class SeriesDetail(SeriesOut):
     versions: list[VersionOut]
+    canary_version: str | None = Field(default=None, description="Version in canary, if any.")
+    canary_percentage: float | None = Field(
+        default=None, description="Share of requests the canary answers, 0-100."
+    )
+    shadow_version: str | None = Field(default=None, description="Version in shadow, if any.")
+    active_promotion_id: str | None = Field(
+        default=None, description="The unfinished canary/shadow promotion (GET /promotions/{id})."
+    )
 
 
 class SeriesPage(BaseModel):
@@ -90,7 +110,16 @@ class SeriesPage(BaseModel):
 class PromoteRequest(Strict):
     strategy: Literal["direct", "canary", "shadow"] = "direct"
     archive_existing: bool = True
-    canary_config: dict[str, Any] | None = None
+    canary_config: dict[str, Any] | None = Field(
+        default=None,
+        description="strategy canary: initial_percentage, increment_percentage, "
+        "increment_interval_hours (defaults: the server's canary_* settings).",
+    )
+    shadow_config: dict[str, Any] | None = Field(
+        default=None,
+        description="strategy shadow: duration_hours, then (canary | production), "
+        "canary_config (defaults: the server's shadow_* and canary_* settings).",
+    )
 
 
 class RollbackRequest(Strict):
@@ -142,6 +171,15 @@ class BatchRequest(Strict):
     )
 
 
+class BatchCanaryOut(BaseModel):
+    """The series' canary version, which answered ``points`` (positions in the result)."""
+
+    threshold: float
+    model_info: ModelInfoOut
+    confidence: str
+    points: list[int]
+
+
 class BatchResult(BaseModel):
     series_id: str
     anomalies: list[bool]
@@ -149,6 +187,11 @@ class BatchResult(BaseModel):
     threshold: float
     model_info: ModelInfoOut
     confidence: str
+    canary: BatchCanaryOut | None = Field(
+        default=None,
+        description="Present when the series' canary answered some of these points; the "
+        "rest were answered by the version in model_info.",
+    )
 
 
 class BatchResponse(BaseModel):

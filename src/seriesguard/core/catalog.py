@@ -5,8 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from seriesguard.core.errors import NotFound
 from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
+
+
+class VersionNotInCatalog(NotFound, KeyError):
+    """The catalog has no such version of the series. A KeyError too: older callers of
+    ``CatalogRepository.set_stage`` catch that."""
+
+    rule = "version_not_found"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A version that answers part of a series' requests (canary) or scores them unseen
+    (shadow, ``percentage`` None) beside the production version."""
+
+    version: int
+    algorithm: str
+    params: dict[str, Any]
+    reference: ReferenceSummary | None = None
+    percentage: float | None = None  # canary only: share of the requests it answers, 0-100
 
 
 @dataclass(frozen=True)
@@ -19,6 +42,8 @@ class ServingEntry:
     params: dict[str, Any]
     revision: int
     reference: ReferenceSummary | None = None  # inputs are binned against it (drift)
+    canary: Challenger | None = None
+    shadow: Challenger | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,9 @@ class SeriesSummary:
     revision: int
     updated_at: float
     stats: SeriesStats | None = None
+    canary_version: int | None = None
+    canary_percentage: float | None = None
+    shadow_version: int | None = None
 
 
 @dataclass(frozen=True)

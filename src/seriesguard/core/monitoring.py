@@ -52,6 +52,7 @@ class StatsRow(NamedTuple):
     anomalies: int
     latency: dict[int, int]
     bins: tuple[int, ...]  # always REFERENCE_BINS long
+    agreements: int = 0  # shadow rows: requests whose verdict matched the answering version's
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,11 @@ def parse_version(label: str | int, *, loc: tuple[str | int, ...] = ("path", "ve
 
 
 def model_name(series_id: str) -> str:
-    """Registered model name of a series in the model registry."""
-    return f"{MODEL_NAME_PREFIX}{series_id}"
+    """Registered model name of a series in the model registry.
+
+    MLflow refuses ':' in model names, which series ids allow (``sensor-0042:x``); it becomes
+    '~', which no series id holds, so two series never share a name."""
+    return f"{MODEL_NAME_PREFIX}{series_id.replace(':', '~')}"
 
 
 def version_label(version: int) -> str:

@@ -286,6 +286,19 @@ class Metrics:
                                               FLUSH_BUCKETS)
         self.stats_dropped = counter("series_stats_dropped_total",
                                      "Per-series statistics dropped, not flushed.")
+        # history store (read from the predictor's recorder when scraped: nothing on the hot path)
+        self.history_recorded = add(FunctionMetric(
+            "history_points_recorded_total", "Points the predictor kept for the history store.",
+            kind="counter", scope="per_process"))
+        self.history_dropped = add(FunctionMetric(
+            "history_points_dropped_total", "History points dropped, not written (the store "
+            "unreachable for longer than history_max_pending_points lasts).",
+            kind="counter", scope="per_process"))
+        # alerts
+        self.alerts_sent = counter("alerts_sent_total",
+                                   "Alerts handed to a channel, by outcome (sent, failed, "
+                                   "suppressed by the cooldown, dropped from a full queue).",
+                                   "kind", "channel", "outcome")
         # promotion
         self.promotions = counter("model_promotions_total", "Model stage changes.", "stage")
         self.rollbacks = counter("model_rollbacks_total", "Model rollbacks.")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from seriesguard.core.catalog import ModelVersion, SeriesSummary
-from seriesguard.core.errors import Conflict, NotFound, NotImplementedYet
+from seriesguard.core.errors import Conflict, InvalidInput, NotFound
 from seriesguard.core.series import check_series_id
 from seriesguard.core.stages import Stage
 from seriesguard.registry.base import ModelRegistry
@@ -29,10 +29,14 @@ class ModelService:
         registry: ModelRegistry,
         catalog: CatalogRepository,
         on_change: Callable[[str], object] | None = None,
+        active_promotion: Callable[[str], str | None] | None = None,
     ) -> None:
         self._registry = registry
         self._catalog = catalog
         self._on_change = on_change or (lambda _series_id: None)
+        # The id of the series' unfinished canary/shadow promotion, if any: a direct promotion
+        # or a rollback under it would change the champion the rollout is judged against.
+        self._active_promotion = active_promotion or (lambda _series_id: None)
 
     def list_series(
         self, *, limit: int, offset: int, prefix: str | None = None
@@ -60,11 +64,32 @@ class ModelService:
         """
         check_series_id(series_id)
         if strategy != "direct":
-            raise NotImplementedYet(
-                f"strategy {strategy!r} is not available in this release; use 'direct'",
-                rule="strategy_not_available",
+            # canary and shadow are rollouts over time: PromotionService (promotion/rollout.py)
+            raise InvalidInput(
+                f"strategy {strategy!r} is a rollout: start it with the promotion service",
+                rule="strategy_not_direct",
                 loc=("body", "strategy"),
             )
+        self._refuse_during_rollout(series_id)
+        return self.make_production(
+            series_id=series_id, version=version, archive_existing=archive_existing
+        )
+
+    def _refuse_during_rollout(self, series_id: str) -> None:
+        promotion_id = self._active_promotion(series_id)
+        if promotion_id is not None:
+            raise Conflict(
+                f"{series_id} has a canary/shadow promotion in progress ({promotion_id}); roll "
+                f"it back first (POST /api/v1/promotions/{promotion_id}/rollback)",
+                rule="promotion_in_progress",
+                loc=("path", "series_id"),
+            )
+
+    def make_production(
+        self, *, series_id: str, version: int, archive_existing: bool
+    ) -> PromotionResult:
+        """The direct promotion itself, without the rollout guard: also how a completed
+        canary or shadow makes its version Production."""
         target = self._registry.get_version(series_id=series_id, version=version)
         if target is None:
             raise NotFound(
@@ -100,6 +125,7 @@ class ModelService:
         older than the current), and the current is Archived. Same order as a promotion:
         MLflow first, then the catalog, then the predictor."""
         check_series_id(series_id)
+        self._refuse_during_rollout(series_id)
         versions = self._registry.list_versions(series_id=series_id)
         if not versions:
             raise NotFound(

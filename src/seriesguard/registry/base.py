@@ -16,11 +16,31 @@ from dataclasses import dataclass, field
 from seriesguard.core.breaker import CircuitBreaker
 from seriesguard.core.catalog import ModelVersion as RegisteredVersion
 from seriesguard.core.detectors import Detector
-from seriesguard.core.errors import Unavailable
+from seriesguard.core.errors import InvalidInput, Unavailable
 from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
 
-__all__ = ["ModelRegistry", "RegisteredVersion", "RegistryUnavailable", "TrainingRecord"]
+__all__ = [
+    "STAGE_ALIASES",
+    "ModelRegistry",
+    "RegisteredVersion",
+    "RegistryUnavailable",
+    "TrainingRecord",
+    "check_alias",
+]
+
+# aliases that follow the ``stage`` tag (set_stage); every other alias is set_alias's
+STAGE_ALIASES = ("staging", "production")
+
+
+def check_alias(alias: str) -> None:
+    """Refuse the stage aliases: they must follow the versions' tags."""
+    if alias in STAGE_ALIASES:
+        raise InvalidInput(
+            f"alias {alias!r} follows the stage; move the version with set_stage",
+            rule="alias_reserved",
+            loc=("alias",),
+        )
 
 
 class RegistryUnavailable(Unavailable):
@@ -79,6 +99,12 @@ class ModelRegistry(ABC):
     @abstractmethod
     def set_stage(self, *, series_id: str, version: int, stage: Stage) -> None:
         """Move a version to ``stage``, keeping the aliases consistent with the tags."""
+
+    @abstractmethod
+    def set_alias(self, *, series_id: str, alias: str, version: int | None) -> None:
+        """Point ``alias`` (``canary``, ``shadow``) at ``version``; None deletes it (deleting
+        an alias that is not there is no error). The stage aliases belong to
+        :meth:`set_stage` (InvalidInput here); an unknown version raises NotFound."""
 
     @abstractmethod
     def load_model_bytes(self, *, series_id: str, version: int) -> bytes:

@@ -47,6 +47,9 @@ class DeferredRegistry(ModelRegistry):
     def set_stage(self, *, series_id: str, version: int, stage: Stage) -> None:
         self._registry().set_stage(series_id=series_id, version=version, stage=stage)
 
+    def set_alias(self, *, series_id: str, alias: str, version: int | None) -> None:
+        self._registry().set_alias(series_id=series_id, alias=alias, version=version)
+
     def load_model_bytes(self, *, series_id: str, version: int) -> bytes:
         return self._registry().load_model_bytes(series_id=series_id, version=version)
 

@@ -13,6 +13,7 @@ from seriesguard.registry.base import (
     RegisteredVersion,
     RegistryUnavailable,
     TrainingRecord,
+    check_alias,
 )
 
 
@@ -92,6 +93,16 @@ class MemoryRegistry(ModelRegistry):
                     del self._aliases[(series_id, alias)]
             if stage in (Stage.STAGING, Stage.PRODUCTION):
                 self._aliases[(series_id, stage.tag)] = version
+
+    def set_alias(self, *, series_id: str, alias: str, version: int | None) -> None:
+        check_alias(alias)
+        self._check()
+        with self._lock:
+            if version is None:
+                self._aliases.pop((series_id, alias), None)
+                return
+            self._index(series_id, version)
+            self._aliases[(series_id, alias)] = version
 
     def load_model_bytes(self, *, series_id: str, version: int) -> bytes:
         self._check()

@@ -16,7 +16,6 @@ other failure of MLflow, its database or artifact store becomes ``RegistryUnavai
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import re
 import tempfile
@@ -35,27 +34,28 @@ from mlflow.tracking import MlflowClient
 
 from seriesguard.core.breaker import BreakerPolicy, CircuitBreaker, CircuitOpen, guarded
 from seriesguard.core.errors import NotFound
-from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.redact import redact_url
 from seriesguard.core.series import model_name
 from seriesguard.core.stages import Stage
 from seriesguard.registry.base import (
+    STAGE_ALIASES,
     ModelRegistry,
     RegisteredVersion,
     RegistryUnavailable,
     TrainingRecord,
+    check_alias,
 )
 from seriesguard.registry.mlflow_defaults import set_client_defaults, tune_sqlite_engines
 from seriesguard.registry.mlflow_store import probe_database
+from seriesguard.registry.mlflow_tags import json_dict, reference_tag
 from seriesguard.registry.mlflow_writes import log_run, version_tags, write_model_without_run
 from seriesguard.registry.pyfunc_model import DETECTOR_FILE, PyfuncTemplate, inline_detector
 
 T = TypeVar("T")
 
-STAGE_ALIASES = ("staging", "production")
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 _ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
-_FILTER_SAFE = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,250}$")  # needs no quoting in a filter
+_FILTER_SAFE = re.compile(r"^[A-Za-z0-9_.:@/+~-]{1,250}$")  # needs no quoting in a filter
 _PAGE = 1000
 _SERIES_LOCKS = 64
 
@@ -86,25 +86,6 @@ def _code(exc: BaseException) -> str | None:
 def _is_database(uri: str) -> bool:
     """True for the URIs MLflow serves from its SQLAlchemy stores."""
     return urlsplit(uri).scheme.split("+", 1)[0] in {"sqlite", "postgresql", "mysql", "mssql"}
-
-
-def _json_dict(raw: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _reference(raw: str | None) -> ReferenceSummary | None:
-    """The ``reference`` tag; a version made elsewhere, or a damaged tag, has none."""
-    document = _json_dict(raw)
-    if not document:
-        return None
-    try:
-        return ReferenceSummary.from_json(document)
-    except (KeyError, ValueError, TypeError):
-        return None
 
 
 class MlflowRegistry(ModelRegistry):
@@ -233,12 +214,12 @@ class MlflowRegistry(ModelRegistry):
             version=int(mv.version),
             stage=self._stage_of(mv, tags),
             algorithm=tags.get("algorithm", "unknown"),
-            params=_json_dict(tags.get("params")),
-            metrics={k: float(v) for k, v in _json_dict(tags.get("metrics")).items()},
+            params=json_dict(tags.get("params")),
+            metrics={k: float(v) for k, v in json_dict(tags.get("metrics")).items()},
             job_id=tags.get("job_id"),
             run_id=tags.get("run_id") or mv.run_id or None,
             created_at=(mv.creation_timestamp or 0) / 1000.0,
-            reference=_reference(tags.get("reference")),
+            reference=reference_tag(tags.get("reference")),
         )
 
     @staticmethod
@@ -388,6 +369,23 @@ class MlflowRegistry(ModelRegistry):
                     registry.set_registered_model_alias(name, alias, str(version))
                 elif alias in (mv.aliases or ()):
                     registry.delete_registered_model_alias(name, alias)
+
+    def set_alias(self, *, series_id: str, alias: str, version: int | None) -> None:
+        check_alias(alias)
+        name = model_name(series_id)
+        with self._lock_for(series_id), self._guard(f"point {name}@{alias} at v{version}"):
+            registry = self._registry()
+            if version is None:  # no model, or no such alias: already deleted
+                with _unless("INVALID_PARAMETER_VALUE"):
+                    self._maybe(lambda: registry.delete_registered_model_alias(name, alias))
+                return
+            if self._maybe(lambda: self._client().get_model_version(name, str(version))) is None:
+                raise NotFound(
+                    f"series {series_id!r} has no version {version}",
+                    rule="version_not_found",
+                    loc=("version",),
+                )
+            registry.set_registered_model_alias(name, alias, str(version))
 
     def delete_version(self, *, series_id: str, version: int) -> None:
         name = model_name(series_id)

@@ -13,12 +13,13 @@ Input formats live in the API layer; this module knows nothing of JSON or Arrow.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from seriesguard.core.errors import InvalidInput, NotFound
+from seriesguard.serving.challengers import CanaryPart, score_split, shadow_run
 from seriesguard.serving.predictor import Predictor
 from seriesguard.serving.scorer import Scorer
 from seriesguard.serving.stats import StatsRecorder
@@ -65,7 +66,24 @@ class BatchScores:
     scores: FloatArray
     anomalies: BoolArray
     thresholds: FloatArray  # one per run
-    scorers: list[Scorer]  # one per run
+    scorers: list[Scorer]  # one per run: the series' production scorer (or fallback)
+    # run index -> the points of that run its series' canary answered (none: no canary)
+    canary: dict[int, CanaryPart] = field(default_factory=dict)
+
+    def canary_rows(self) -> BoolArray | None:
+        """Which request rows the canary answered, in the request's order; None when no
+        point of the batch was (the answer then says nothing about canaries)."""
+        if not self.canary:
+            return None
+        answered = np.zeros(len(self.points), dtype=np.bool_)
+        for part in self.canary.values():
+            answered[part.positions()] = True
+        rows = self.points.rows
+        if rows is None:
+            return answered
+        in_order = np.empty_like(answered)
+        in_order[rows] = answered
+        return in_order
 
     def in_request_order(self) -> tuple[FloatArray, BoolArray]:
         """(scores, anomalies) with one entry per request row, in the request's order."""
@@ -149,15 +167,37 @@ def score_batch(predictor: Predictor, points: BatchPoints) -> BatchScores:
     thresholds = np.empty(len(scorers), dtype=np.float64)
     bounds = points.bounds.tolist()  # Python ints: slicing with them is the cheapest
     values, timestamps = points.values, points.timestamps
+    canary: dict[int, CanaryPart] = {}
     for index, scorer in enumerate(scorers):
         low, high = bounds[index], bounds[index + 1]
+        routing = scorer.routing
+        if routing is not None and routing.canary is not None:
+            canary[index] = score_split(
+                scorer,
+                routing,
+                routing.canary,
+                values=values[low:high],
+                timestamps=timestamps[low:high],
+                out=scores,
+                low=low,
+            )
+            thresholds[index] = scorer.detector.threshold
+            continue
         scores[low:high], thresholds[index] = scorer.score_many(
             values[low:high], timestamps[low:high]
         )
     # One comparison over the whole batch instead of one per run.
     anomalies = scores > np.repeat(thresholds, points.run_lengths())
+    for part in canary.values():  # the canary's points against the canary's threshold
+        positions = part.positions()
+        anomalies[positions] = scores[positions] > part.threshold
     return BatchScores(
-        points=points, scores=scores, anomalies=anomalies, thresholds=thresholds, scorers=scorers
+        points=points,
+        scores=scores,
+        anomalies=anomalies,
+        thresholds=thresholds,
+        scorers=scorers,
+        canary=canary,
     )
 
 
@@ -176,11 +216,36 @@ def count_batch(stats: StatsRecorder, scores: BatchScores, *, seconds: float) ->
     bounds = points.bounds.tolist()
     for index, scorer in enumerate(scores.scorers):
         low, high = bounds[index], bounds[index + 1]
-        stats.record_many(
-            scorer,
-            values=points.values[low:high],
-            timestamps=points.timestamps[low:high],
-            scores=scores.scores[low:high],
-            anomalies=scores.anomalies[low:high],
-            seconds=seconds,
-        )
+        part = scores.canary.get(index)
+        if part is None:
+            _count_run(stats, scorer, scores, slice(low, high), seconds)
+        else:  # each arm counts the points it answered
+            _count_run(stats, scorer, scores, part.positions_of(~part.mask), seconds)
+            _count_run(stats, part.scorer, scores, part.positions(), seconds)
+        routing = scorer.routing
+        if routing is not None and routing.shadow is not None:
+            shadow_run(
+                stats,
+                routing.shadow,
+                values=points.values[low:high],
+                timestamps=points.timestamps[low:high],
+                answered=scores.anomalies[low:high],
+            )
+
+
+def _count_run(
+    stats: StatsRecorder,
+    scorer: Scorer,
+    scores: BatchScores,
+    rows: slice | IntArray,
+    seconds: float,
+) -> None:
+    points = scores.points
+    stats.record_many(
+        scorer,
+        values=points.values[rows],
+        timestamps=points.timestamps[rows],
+        scores=scores.scores[rows],
+        anomalies=scores.anomalies[rows],
+        seconds=seconds,
+    )

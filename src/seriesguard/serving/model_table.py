@@ -8,7 +8,24 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from seriesguard.core.detectors import Detector
-from seriesguard.serving.scorer import Edges, Scorer, production_scorer
+from seriesguard.core.routing import cut, series_key
+from seriesguard.serving.scorer import (
+    Edges,
+    Routing,
+    Scorer,
+    challenger_scorer,
+    production_scorer,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedChallenger:
+    """A canary or shadow version loaded beside the production one."""
+
+    version: int
+    detector: Detector
+    edges: Edges | None = None
+    percentage: float = 0.0  # canary: share of the requests it answers (0-100)
 
 
 @dataclass(slots=True)
@@ -21,6 +38,8 @@ class LoadedModel:
     # Cut points of the version's reference histogram (``reference_edges``); only these are
     # kept, not the whole reference: 285,000 models stay resident.
     edges: Edges | None = None
+    canary: LoadedChallenger | None = None
+    shadow: LoadedChallenger | None = None
     # Built once: a hit on the hot path returns it without allocating anything.
     resident: Scorer = field(init=False, repr=False)
 
@@ -39,6 +58,31 @@ class LoadedModel:
             origin=self.origin,
             loaded_from=loaded_from,
             edges=self.edges,
+            routing=self._routing(loaded_from=loaded_from),
+        )
+
+    def _routing(self, *, loaded_from: str) -> Routing | None:
+        if self.canary is None and self.shadow is None:
+            return None
+        return Routing(
+            series_key=series_key(self.series_id),
+            canary=self._challenger(self.canary, "canary", loaded_from),
+            canary_cut=0 if self.canary is None else cut(self.canary.percentage),
+            shadow=self._challenger(self.shadow, "shadow", loaded_from),
+        )
+
+    def _challenger(
+        self, challenger: LoadedChallenger | None, stage: str, loaded_from: str
+    ) -> Scorer | None:
+        if challenger is None:
+            return None
+        return challenger_scorer(
+            challenger.detector,
+            series_id=self.series_id,
+            version=challenger.version,
+            stage=stage,
+            loaded_from=loaded_from,
+            edges=challenger.edges,
         )
 
 

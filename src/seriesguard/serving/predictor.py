@@ -1,4 +1,9 @@
-"""The predictor: memory -> catalog -> MLflow -> local cache -> z-score fallback (seed)."""
+"""The predictor: memory -> catalog -> MLflow -> local cache -> z-score fallback (seed).
+
+A series' canary and shadow versions come with its catalog entry and are loaded beside the
+production model (``LoadedModel.canary``/``shadow``). The MLflow and disk-cache fallbacks
+serve production alone: they are the way through an outage of the metadata DB, and a
+promotion under way waits for it to come back."""
 
 from __future__ import annotations
 
@@ -7,17 +12,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from seriesguard.core.catalog import ServingEntry
+from seriesguard.core.catalog import Challenger, ServingEntry
 from seriesguard.core.detectors import (
     ZScoreDetector,
     detector_from_bytes,
     detector_from_params,
 )
 from seriesguard.core.monitoring import FALLBACK_VERSION, ReferenceSummary
+from seriesguard.history.recorder import HistoryRecorder
 from seriesguard.observability.tracing import NO_TRACING, Tracing
 from seriesguard.registry.base import ModelRegistry, RegistryUnavailable
 from seriesguard.serving.disk_cache import DiskModelCache
-from seriesguard.serving.model_table import LoadedModel, ModelTable
+from seriesguard.serving.model_table import LoadedChallenger, LoadedModel, ModelTable
 from seriesguard.serving.scorer import ModelInfo, Scorer, reference_edges
 from seriesguard.serving.stats import StatsRecorder
 from seriesguard.store.catalog import CatalogRepository
@@ -33,6 +39,27 @@ LoadObserver = Callable[[str, float], None]  # (source, seconds)
 CATALOG_PAGE = 20_000
 
 
+def _challenger(entry: ServingEntry, challenger: Challenger) -> LoadedChallenger | None:
+    """The canary or shadow of ``entry`` ready to score; None (production serves alone) when
+    its parameters cannot make a detector: a bad challenger must not take the series down."""
+    try:
+        detector = detector_from_params(challenger.algorithm, challenger.params)
+    except Exception:
+        log.warning(
+            "%s: v%d (canary/shadow) cannot be loaded; production serves alone",
+            entry.series_id,
+            challenger.version,
+            exc_info=True,
+        )
+        return None
+    return LoadedChallenger(
+        version=challenger.version,
+        detector=detector,
+        edges=reference_edges(challenger.reference),
+        percentage=challenger.percentage or 0.0,
+    )
+
+
 class Predictor:
     def __init__(
         self,
@@ -46,6 +73,7 @@ class Predictor:
         stats: StatsRecorder | None = None,
         tracing: Tracing = NO_TRACING,
         observe_load: LoadObserver | None = None,
+        history: HistoryRecorder | None = None,
     ) -> None:
         self._catalog = catalog
         self._registry = registry
@@ -56,6 +84,8 @@ class Predictor:
         # Every answer is counted per series (serving/stats.py); a process that serves
         # nothing flushes nothing, so a default recorder costs nothing.
         self.stats = stats or StatsRecorder(source="local", max_series=DEFAULT_MAX_SERIES)
+        # Every scored point is kept for the history store (history/recorder.py); off: no-op.
+        self.history = history or HistoryRecorder(max_pending=1, enabled=False)
         self.tracing = tracing
         self._observe_load = observe_load
         self._revision = 0
@@ -105,6 +135,8 @@ class Predictor:
             origin="catalog",
             size_bytes=len(detector.to_bytes()) if size_bytes is None else size_bytes,
             edges=reference_edges(entry.reference),
+            canary=None if entry.canary is None else _challenger(entry, entry.canary),
+            shadow=None if entry.shadow is None else _challenger(entry, entry.shadow),
         )
         self.table.put(model)
         if self._fallbacks:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from seriesguard.core.detectors import Detector
 from seriesguard.core.monitoring import FALLBACK_VERSION, ReferenceSummary
+from seriesguard.core.routing import bucket
 from seriesguard.core.series import version_label
 
 FloatArray = npt.NDArray[np.float64]
@@ -55,6 +56,19 @@ class Scorer:
     info: ModelInfo
     key: tuple[str, int] = ("", FALLBACK_VERSION)
     edges: Edges | None = None
+    # The series' canary and shadow, on the production scorer only; None for nearly every
+    # series, and then the hot path pays this one attribute test.
+    routing: Routing | None = None
+
+    def pick(self, timestamp: float) -> Scorer:
+        """The scorer that answers the request at ``timestamp``: the canary for its share of
+        the buckets (core.routing), else this one."""
+        routing = self.routing
+        if routing is None or routing.canary is None:
+            return self
+        if bucket(routing.series_key, timestamp) < routing.canary_cut:
+            return routing.canary
+        return self
 
     def score_one(self, value: float, timestamp: float) -> tuple[bool, float]:
         score = self.detector.score_one(value, timestamp)
@@ -62,6 +76,38 @@ class Scorer:
 
     def score_many(self, values: FloatArray, timestamps: FloatArray) -> tuple[FloatArray, float]:
         return self.detector.score(values, timestamps), self.detector.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """A series' challengers: ``canary`` answers the requests whose bucket is below
+    ``canary_cut``; ``shadow`` scores every request and never answers."""
+
+    series_key: int
+    canary: Scorer | None = None
+    canary_cut: int = 0
+    shadow: Scorer | None = None
+
+
+def challenger_scorer(
+    detector: Detector,
+    *,
+    series_id: str,
+    version: int,
+    stage: str,
+    loaded_from: str,
+    edges: Edges | None = None,
+) -> Scorer:
+    """The scorer of a canary or shadow version (stage ``canary``/``shadow``), counted under
+    its own (series, version): that is the evidence its promotion is judged on."""
+    info = ModelInfo(
+        version=version_label(version),
+        stage=stage,
+        type="mlflow_trained",
+        loaded_from=loaded_from,
+        confidence="high",
+    )
+    return Scorer(detector=detector, info=info, key=(series_id, version), edges=edges)
 
 
 def production_scorer(
@@ -72,6 +118,7 @@ def production_scorer(
     origin: str,
     loaded_from: str,
     edges: Edges | None = None,
+    routing: Routing | None = None,
 ) -> Scorer:
     """The scorer of a production model loaded from ``origin`` (catalog, mlflow or cache)."""
     kind, confidence = _KIND[origin]
@@ -82,7 +129,9 @@ def production_scorer(
         loaded_from=loaded_from,
         confidence=confidence,
     )
-    return Scorer(detector=detector, info=info, key=(series_id, version), edges=edges)
+    return Scorer(
+        detector=detector, info=info, key=(series_id, version), edges=edges, routing=routing
+    )
 
 
 def reference_edges(reference: ReferenceSummary | None) -> Edges | None:

@@ -40,6 +40,7 @@ MAX_PENDING_FLAGGED = 200_000
 
 class SeriesCounter:
     __slots__ = (
+        "agreements",
         "anomalies",
         "bins",
         "dirty",
@@ -60,6 +61,7 @@ class SeriesCounter:
         self.anomalies = 0
         self.latency: dict[int, int] = {}
         self.bins = [0] * REFERENCE_BINS
+        self.agreements = 0  # shadow counters only
         self.dirty = False
 
     def row(self, source: str) -> StatsRow:
@@ -74,6 +76,7 @@ class SeriesCounter:
             self.anomalies,
             self.latency.copy(),
             tuple(self.bins),
+            self.agreements,
         )
 
 
@@ -158,14 +161,73 @@ class StatsRecorder:
         counter = self._counters.get(scorer.key) or self._open(scorer.key)
         if counter is None:
             return
+        flagged = self._count_many(counter, scorer, values, timestamps, scores, anomalies, seconds)
+        if self._cell_of is not None:
+            normal, anomalous = self._prediction_cells(scorer.info.type)
+            anomalous[0] += float(flagged)
+            normal[0] += float(values.shape[0] - flagged)
+
+    def record_shadow(
+        self,
+        scorer: Scorer,
+        *,
+        value: float,
+        timestamp: float,
+        anomaly: bool,
+        score: float,
+        seconds: float,
+        agreed: bool,
+    ) -> None:
+        """Count one request scored by the series' shadow (its own scoring time): like an
+        answer under the shadow's version, plus whether it agreed with the answer. Not an
+        answer, so not in the process-wide Prometheus count of predictions."""
+        counter = self._counters.get(scorer.key) or self._open(scorer.key)
+        if counter is None:
+            return
+        counter.requests += 1
+        counter.agreements += agreed
+        if anomaly:
+            counter.anomalies += 1
+            self._flag(scorer.key, timestamp, score)
+        bucket = bucket_of(seconds)
+        counter.latency[bucket] = counter.latency.get(bucket, 0) + 1
+        if scorer.edges is not None:
+            counter.bins[bisect_right(scorer.edges, value)] += 1
+        self._touch(counter)
+
+    def record_shadow_many(
+        self,
+        scorer: Scorer,
+        *,
+        values: FloatArray,
+        timestamps: FloatArray,
+        scores: FloatArray,
+        anomalies: BoolArray,
+        seconds: float,
+        agreements: int,
+    ) -> None:
+        """:meth:`record_shadow` for the points of one series in a batch."""
+        counter = self._counters.get(scorer.key) or self._open(scorer.key)
+        if counter is None:
+            return
+        self._count_many(counter, scorer, values, timestamps, scores, anomalies, seconds)
+        counter.agreements += agreements
+
+    def _count_many(
+        self,
+        counter: SeriesCounter,
+        scorer: Scorer,
+        values: FloatArray,
+        timestamps: FloatArray,
+        scores: FloatArray,
+        anomalies: BoolArray,
+        seconds: float,
+    ) -> int:
+        """Count a run of points on ``counter``; returns how many were flagged."""
         points = int(values.shape[0])
         flagged = np.flatnonzero(anomalies)
         counter.requests += points
         counter.anomalies += int(flagged.size)
-        if self._cell_of is not None:
-            normal, anomalous = self._prediction_cells(scorer.info.type)
-            anomalous[0] += float(flagged.size)
-            normal[0] += float(points - flagged.size)
         for index in flagged.tolist():
             self._flag(scorer.key, float(timestamps[index]), float(scores[index]))
         bucket = bucket_of(seconds)
@@ -177,14 +239,16 @@ class StatsRecorder:
             for position, count in enumerate(per_bin):
                 bins[position] += count
         self._touch(counter)
+        return int(flagged.size)
 
-    def record_error(self, key: tuple[str, int]) -> None:
-        """A prediction of this series that failed on our side (it counts as a request)."""
+    def record_error(self, key: tuple[str, int], *, count: int = 1) -> None:
+        """Predictions of this series that failed on our side (each counts as a request);
+        under a shadow's key, its failures to score."""
         counter = self._counters.get(key) or self._open(key)
         if counter is None:
             return
-        counter.requests += 1
-        counter.errors += 1
+        counter.requests += count
+        counter.errors += count
         self._touch(counter)
 
     def collect(self) -> Collected:
@@ -277,5 +341,31 @@ class DisabledStats(StatsRecorder):
     ) -> None:
         return None
 
-    def record_error(self, key: tuple[str, int]) -> None:
+    def record_shadow(
+        self,
+        scorer: Scorer,
+        *,
+        value: float,
+        timestamp: float,
+        anomaly: bool,
+        score: float,
+        seconds: float,
+        agreed: bool,
+    ) -> None:
+        return None
+
+    def record_shadow_many(
+        self,
+        scorer: Scorer,
+        *,
+        values: FloatArray,
+        timestamps: FloatArray,
+        scores: FloatArray,
+        anomalies: BoolArray,
+        seconds: float,
+        agreements: int,
+    ) -> None:
+        return None
+
+    def record_error(self, key: tuple[str, int], *, count: int = 1) -> None:
         return None

@@ -9,30 +9,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import Text, cast, func, insert, select
 from sqlalchemy.orm import Session
 
-from seriesguard.core.catalog import ModelVersion, SeriesStats, SeriesSummary, ServingEntry
+from seriesguard.core.catalog import (
+    ModelVersion,
+    SeriesStats,
+    SeriesSummary,
+    ServingEntry,
+    VersionNotInCatalog,
+)
+from seriesguard.core.errors import InvalidInput
 from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
+from seriesguard.store.catalog_rows import CHANGE_COLUMNS, SeriesChange, change, entry, reference
 from seriesguard.store.db import SessionFactory
 from seriesguard.store.tables import ModelVersionRow, SeriesRow
 
+__all__ = ["CatalogRepository", "SeriesChange"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SeriesChange:
-    """A series whose serving state changed; ``entry`` is None when nothing is in Production."""
-
-    series_id: str
-    revision: int
-    entry: ServingEntry | None
-    params_bytes: int = 0  # size of the serialised parameters: decides resident or LRU
 
 
 def _summary(row: SeriesRow) -> SeriesSummary:
@@ -47,28 +46,14 @@ def _summary(row: SeriesRow) -> SeriesSummary:
         revision=row.revision,
         updated_at=row.updated_at,
         stats=stats,
+        canary_version=row.canary_version,
+        canary_percentage=row.canary_percentage,
+        shadow_version=row.shadow_version,
     )
-
-
-def _reference(document: dict[str, Any] | None) -> ReferenceSummary | None:
-    return None if document is None else ReferenceSummary.from_json(document)
 
 
 def _reference_json(reference: ReferenceSummary | None) -> dict[str, Any] | None:
     return None if reference is None else reference.to_json()
-
-
-def _entry(row: SeriesRow) -> ServingEntry | None:
-    if row.production_version is None or row.production_algorithm is None:
-        return None
-    return ServingEntry(
-        series_id=row.series_id,
-        version=row.production_version,
-        algorithm=row.production_algorithm,
-        params=dict(row.production_params or {}),
-        revision=row.revision,
-        reference=_reference(row.production_reference),
-    )
 
 
 def _version(row: ModelVersionRow) -> ModelVersion:
@@ -82,7 +67,7 @@ def _version(row: ModelVersionRow) -> ModelVersion:
         job_id=row.job_id,
         run_id=row.run_id,
         created_at=row.created_at,
-        reference=_reference(row.reference),
+        reference=reference(row.reference),
     )
 
 
@@ -104,6 +89,16 @@ def _new_series_row(
         "revision": revision,
         "updated_at": now,
     }
+
+
+def _clear_canary(series: SeriesRow) -> None:
+    series.canary_version = series.canary_percentage = series.canary_algorithm = None
+    series.canary_params = series.canary_reference = None
+
+
+def _clear_shadow(series: SeriesRow) -> None:
+    series.shadow_version = series.shadow_algorithm = None
+    series.shadow_params = series.shadow_reference = None
 
 
 class CatalogRepository:
@@ -184,7 +179,11 @@ class CatalogRepository:
         with self._sessions.begin() as session:
             row = session.get(ModelVersionRow, (series_id, version))
             if row is None:
-                raise KeyError(f"{series_id} v{version} is not in the catalog")
+                raise VersionNotInCatalog(
+                    f"{series_id} v{version} is not in the catalog",
+                    rule="version_not_found",
+                    loc=("version",),
+                )
             row.stage = stage.value
             session.flush()
             self._refresh(session, self._series_row(session, series_id))
@@ -205,6 +204,59 @@ class CatalogRepository:
                 session.delete(row)
                 session.flush()
                 self._refresh(session, self._series_row(session, series_id))
+
+    def set_canary(self, *, series_id: str, version: int, percentage: float) -> None:
+        """Let ``version`` answer ``percentage`` % of the series' requests (0-100)."""
+        if not 0.0 <= percentage <= 100.0:
+            raise InvalidInput(
+                f"canary percentage {percentage} is not within 0-100",
+                rule="canary_percentage_range",
+                loc=("percentage",),
+            )
+        with self._sessions.begin() as session:
+            source = self._challenger_source(session, series_id, version)
+            series = self._series_row(session, series_id)
+            series.canary_version, series.canary_percentage = version, float(percentage)
+            series.canary_algorithm = source.algorithm
+            series.canary_params = dict(source.params)
+            series.canary_reference = source.reference
+            self._refresh(session, series)
+
+    def clear_canary(self, *, series_id: str) -> None:
+        with self._sessions.begin() as session:
+            series = session.get(SeriesRow, series_id)
+            if series is not None and series.canary_version is not None:
+                _clear_canary(series)
+                self._refresh(session, series)
+
+    def set_shadow(self, *, series_id: str, version: int) -> None:
+        """Score every request of the series with ``version`` too, never answering with it."""
+        with self._sessions.begin() as session:
+            source = self._challenger_source(session, series_id, version)
+            series = self._series_row(session, series_id)
+            series.shadow_version = version
+            series.shadow_algorithm = source.algorithm
+            series.shadow_params = dict(source.params)
+            series.shadow_reference = source.reference
+            self._refresh(session, series)
+
+    def clear_shadow(self, *, series_id: str) -> None:
+        with self._sessions.begin() as session:
+            series = session.get(SeriesRow, series_id)
+            if series is not None and series.shadow_version is not None:
+                _clear_shadow(series)
+                self._refresh(session, series)
+
+    @staticmethod
+    def _challenger_source(session: Session, series_id: str, version: int) -> ModelVersionRow:
+        row = session.get(ModelVersionRow, (series_id, version))
+        if row is None:
+            raise VersionNotInCatalog(
+                f"{series_id} v{version} is not in the catalog",
+                rule="version_not_found",
+                loc=("version",),
+            )
+        return row
 
     def _series_row(self, session: Session, series_id: str) -> SeriesRow:
         series = session.get(SeriesRow, series_id)
@@ -229,6 +281,13 @@ class CatalogRepository:
         series.production_params = dict(production.params) if production else None
         series.production_reference = production.reference if production else None
         series.staging_version = max(staging, default=None)
+        # A challenger whose version was removed has nothing left to serve with. (A canary
+        # that became Production is cleared by the promotion service, which knows it ended.)
+        present = {v.version for v in versions}
+        if series.canary_version is not None and series.canary_version not in present:
+            _clear_canary(series)
+        if series.shadow_version is not None and series.shadow_version not in present:
+            _clear_shadow(series)
         series.revision = (session.scalar(select(func.max(SeriesRow.revision))) or 0) + 1
         series.updated_at = time.time()
 
@@ -265,7 +324,7 @@ class CatalogRepository:
     def serving_entry(self, series_id: str) -> ServingEntry | None:
         with self._sessions() as session:
             row = session.get(SeriesRow, series_id)
-            return None if row is None else _entry(row)
+            return None if row is None else entry(row)
 
     def references(self, *, first: str, last: str) -> dict[tuple[str, int], ReferenceSummary]:
         """The reference of every version of the series in [first, last] (by id) that has
@@ -299,39 +358,11 @@ class CatalogRepository:
         Reads only the serving columns, with the parameters as JSON text parsed here: a warm
         load of 285,000 series is bound by this loop, and ORM objects would triple it."""
         query = (
-            select(
-                SeriesRow.series_id,
-                SeriesRow.revision,
-                SeriesRow.production_version,
-                SeriesRow.production_algorithm,
-                cast(SeriesRow.production_params, Text),
-                cast(SeriesRow.production_reference, Text),
-            )
+            select(*CHANGE_COLUMNS)
             .where(SeriesRow.revision > revision)
             .order_by(SeriesRow.revision)
             .limit(limit)
         )
         with self._sessions() as session:
             rows = session.execute(query).all()
-        return [_change(*row) for row in rows]
-
-
-def _change(
-    series_id: str,
-    revision: int,
-    version: int | None,
-    algorithm: str | None,
-    params: str | None,
-    reference: str | None,
-) -> SeriesChange:
-    if version is None or algorithm is None or params is None or params == "null":
-        return SeriesChange(series_id, revision, None)
-    entry = ServingEntry(
-        series_id=series_id,
-        version=version,
-        algorithm=algorithm,
-        params=orjson.loads(params),
-        revision=revision,
-        reference=None if reference in (None, "null") else _reference(orjson.loads(reference)),
-    )
-    return SeriesChange(series_id, revision, entry, params_bytes=len(params))
+        return [change(row) for row in rows]

@@ -31,6 +31,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from seriesguard.core import sketch
 from seriesguard.core.monitoring import REFERENCE_BINS, StatsRow, WindowStats
+from seriesguard.core.rollout_gate import ArmCounts
 from seriesguard.store.db import SessionFactory
 from seriesguard.store.tables import Base, SeriesStatsRow
 
@@ -38,7 +39,14 @@ _KEY = ("series_id", "version", "hour", "source")
 _BINS: tuple[InstrumentedAttribute[int], ...] = tuple(
     getattr(SeriesStatsRow, f"in_bin_{i}") for i in range(REFERENCE_BINS)
 )
-_COUNTS = ("requests", "errors", "anomalies", "latency", *(b.key for b in _BINS))
+_COUNTS = (
+    "requests",
+    "errors",
+    "anomalies",
+    "latency",
+    *(b.key for b in _BINS),
+    "agreements",  # shadow rows only; 0 elsewhere
+)
 _COLUMNS = (*_KEY, *_COUNTS)
 _LATENCY = _COLUMNS.index("latency")
 _LAST_BIN = 5 + REFERENCE_BINS  # a fleet row: 5 leading columns, the bins, first/last hour
@@ -136,6 +144,32 @@ class SeriesStatsRepository:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def version_totals(
+        self, *, series_id: str, versions: Sequence[int], since_hour: int
+    ) -> dict[int, ArmCounts]:
+        """Cumulative counts of each of ``versions`` of one series over every process and the
+        hours from ``since_hour`` on (a promotion's arms; absent versions count zero). The
+        latency sketches are merged here, like :meth:`series_window` does."""
+        stats = SeriesStatsRow
+        query = select(
+            stats.version,
+            stats.requests,
+            stats.errors,
+            stats.anomalies,
+            stats.agreements,
+            cast(stats.latency, Text).label("latency"),
+        ).where(
+            stats.series_id == series_id,
+            stats.version.in_(list(versions)),
+            stats.hour >= since_hour,
+        )
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        grouped: dict[int, list[Any]] = {version: [] for version in versions}
+        for row in rows:
+            grouped[row.version].append(row)
+        return {version: _arm(group) for version, group in grouped.items()}
+
 
 def _values(row: StatsRow) -> tuple[Any, ...]:
     """The row's column values, in ``_COLUMNS`` order."""
@@ -143,7 +177,7 @@ def _values(row: StatsRow) -> tuple[Any, ...]:
         raise ValueError(f"a stats row has {REFERENCE_BINS} bins; got {len(row.bins)}")
     latency = {str(index): count for index, count in row.latency.items()}
     key = (row.series_id, row.version, row.hour, row.source)
-    return (*key, row.requests, row.errors, row.anomalies, latency, *row.bins)
+    return (*key, row.requests, row.errors, row.anomalies, latency, *row.bins, row.agreements)
 
 
 def _replacing_counts(statement: postgresql.Insert | sqlite.Insert) -> Insert:
@@ -250,6 +284,16 @@ def _window(series_id: str, version: int, rows: Sequence[Any]) -> WindowStats:
         bins=tuple(bins),
         first_hour=min(row.hour for row in rows),
         last_hour=max(row.hour for row in rows),
+    )
+
+
+def _arm(rows: Sequence[Any]) -> ArmCounts:
+    return ArmCounts(
+        requests=sum(row.requests for row in rows),
+        errors=sum(row.errors for row in rows),
+        anomalies=sum(row.anomalies for row in rows),
+        latency=sketch.merge_all(_sketch(row.latency) for row in rows),
+        agreements=sum(row.agreements for row in rows),
     )
 
 

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from seriesguard.core.catalog import SeriesStats
 from seriesguard.core.detectors import Detector, detector_class
 from seriesguard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from seriesguard.core.history import insufficient_history
 from seriesguard.core.jobs import (
     DEFAULT_PRIORITY,
     MAX_PRIORITY,
@@ -47,6 +48,14 @@ _OUTCOMES = {JobStatus.COMPLETED: "completed", JobStatus.CANCELLED: "cancelled"}
 MAX_RETRY_DELAY = 60.0  # seconds between two tries of a job whose backend is down
 
 
+class HistoryWindow(Protocol):
+    """What training from history reads (``seriesguard.history.store.HistoryStore``)."""
+
+    def window(
+        self, *, series_id: str, start: float, end: float, limit: int | None = None
+    ) -> TrainingData: ...
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     algorithm: str = "statistical"
@@ -69,6 +78,7 @@ class TrainingService:
         heartbeat: Heartbeat | None = None,
         tracing: Tracing = NO_TRACING,
         observe_job: JobObserver | None = None,
+        history: HistoryWindow | None = None,
     ) -> None:
         self._jobs = jobs
         self._catalog = catalog
@@ -81,6 +91,7 @@ class TrainingService:
         self._heartbeat = heartbeat
         self._tracing = tracing
         self._observe_job = observe_job
+        self._history = history
 
     def submit(
         self,
@@ -123,6 +134,46 @@ class TrainingService:
             raise
         self._publish_submitted(job)
         return job
+
+    def submit_from_history(
+        self,
+        *,
+        series_id: str,
+        window_hours: int,
+        config: TrainingConfig,
+        submitted_by: str | None = None,
+    ) -> Job:
+        """Train on the series' stored points of ``(now - window_hours, now]``, then the
+        same path as :meth:`submit` (validated, stored, job row, published). More
+        points than max_points: the newest max_points. Fewer than min_points: InvalidInput
+        ``insufficient_history`` saying how many were found in which window."""
+        check_series_id(series_id)
+        if self._history is None:
+            raise Unavailable(
+                "this process has no history store; send the points with the request",
+                rule="history_unavailable",
+                loc=("body", "config", "window_hours"),
+            )
+        end = time.time()
+        start = end - window_hours * 3600.0
+        data = self._history.window(
+            series_id=series_id, start=start, end=end, limit=self._limits.max_points
+        )
+        if len(data) < self._limits.min_points:
+            raise insufficient_history(
+                found=len(data),
+                needed=self._limits.min_points,
+                window_hours=window_hours,
+                start=start,
+                end=end,
+            )
+        return self.submit(
+            series_id=series_id,
+            timestamps=data.timestamps,
+            values=data.values,
+            config=config,
+            submitted_by=submitted_by,
+        )
 
     def _publish_submitted(self, job: Job) -> None:
         """Publish a new job with the trace context of its publish span, so the worker's spans

@@ -31,7 +31,13 @@ PROCESSES = {
     "api": frozenset({ProcessRole.API, ProcessRole.WORKER}),
     "predictor": frozenset({ProcessRole.PREDICTOR}),
 }
-PLACEHOLDERS = {"series_id": "s1", "version": "1", "job_id": "no-such-job", "run_id": "no-run"}
+PLACEHOLDERS = {
+    "series_id": "s1",
+    "version": "1",
+    "job_id": "no-such-job",
+    "run_id": "no-run",
+    "promotion_id": "no-promotion",
+}
 CALLERS = [None, *Role]
 
 

@@ -91,12 +91,13 @@ def test_rules_after_parsing_still_apply(api: TestClient) -> None:
 def test_openapi_keeps_the_documented_body(api: TestClient) -> None:
     schemas = api.get("/openapi.json").json()["components"]["schemas"]
     body = schemas["TrainingRequest"]
+    # both lists are optional: config.window_hours trains on the stored history instead
     assert body["properties"]["values"] == {
-        "description": "One finite value per timestamp.",
-        "items": {"type": "number"},
+        "anyOf": [{"items": {"type": "number"}, "type": "array"}, {"type": "null"}],
+        "description": "One finite value per timestamp. Omit with config.window_hours.",
         "title": "Values",
-        "type": "array",
     }
-    assert body["properties"]["timestamps"]["items"] == {
+    assert body["properties"]["timestamps"]["anyOf"][0]["items"] == {
         "anyOf": [{"type": "number"}, {"type": "string"}]
     }
+    assert "required" not in body

@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import fluent_mlflow_at
 
 from seriesguard.core.detectors import ZScoreDetector, detector_from_bytes
-from seriesguard.core.errors import NotFound
+from seriesguard.core.errors import InvalidInput, NotFound
 from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.series import model_name
 from seriesguard.core.stages import Stage
@@ -204,6 +204,39 @@ def test_delete_version(registry: ModelRegistry, series: str) -> None:
     assert registry.get_by_alias(series_id=series, alias="production") is None
 
 
+def test_canary_and_shadow_aliases(registry: ModelRegistry, series: str) -> None:
+    registry.register(record(series, "job-1"))
+    registry.register(record(series, "job-2", seed=2))
+    registry.set_stage(series_id=series, version=1, stage=Stage.PRODUCTION)
+    registry.set_alias(series_id=series, alias="canary", version=2)
+    registry.set_alias(series_id=series, alias="canary", version=2)  # idempotent
+    registry.set_alias(series_id=series, alias="shadow", version=1)
+    registry.set_alias(series_id=series, alias="shadow", version=2)  # moves
+    canary = registry.get_by_alias(series_id=series, alias="canary")
+    shadow = registry.get_by_alias(series_id=series, alias="shadow")
+    assert canary is not None and canary.version == 2
+    assert canary.stage is Stage.STAGING  # the stage tag stays; the alias says canary
+    assert shadow is not None and shadow.version == 2
+    assert aliases(registry, series) == {"production": 1, "staging": 2}
+    registry.set_alias(series_id=series, alias="canary", version=None)
+    registry.set_alias(series_id=series, alias="canary", version=None)  # already gone
+    assert registry.get_by_alias(series_id=series, alias="canary") is None
+    assert registry.get_by_alias(series_id=series, alias="shadow") is not None
+
+
+def test_alias_of_unknown_things(registry: ModelRegistry, series: str) -> None:
+    registry.set_alias(series_id=series, alias="canary", version=None)  # no model: no error
+    with pytest.raises(NotFound):
+        registry.set_alias(series_id=series, alias="canary", version=1)
+    registry.register(record(series, "job-1"))
+    with pytest.raises(NotFound):
+        registry.set_alias(series_id=series, alias="shadow", version=7)
+    with pytest.raises(InvalidInput):  # stage aliases follow the stage tags
+        registry.set_alias(series_id=series, alias="production", version=1)
+    assert registry.get_by_alias(series_id=series, alias="shadow") is None
+    assert registry.get_by_alias(series_id=series, alias="production") is None
+
+
 # -- MLflow only ----------------------------------------------------------------------------
 
 
@@ -377,3 +410,14 @@ def test_version_without_run_is_a_plain_mlflow_model(
         model = mlflow.pyfunc.load_model(f"models:/{model_name(series)}@staging")
     frame = pd.DataFrame({"timestamp": [0.0, 1.0], "value": [10.0, 1000.0]})
     assert model.predict(frame)["anomaly"].tolist() == [False, True]
+
+
+def test_a_series_id_with_a_colon_registers_and_reads_back(registry: ModelRegistry) -> None:
+    series = f"sensor-{uuid.uuid4().hex[:6]}:x"  # the pattern allows ':', MLflow names do not
+    version = registry.register(record(series, "job-colon"))
+    assert version.series_id == series
+    registry.set_stage(series_id=series, version=version.version, stage=Stage.PRODUCTION)
+    production = registry.get_by_alias(series_id=series, alias="production")
+    assert production is not None and production.series_id == series
+    assert [v.version for v in registry.list_versions(series_id=series)] == [version.version]
+    assert registry.load_model_bytes(series_id=series, version=version.version)

@@ -31,3 +31,9 @@ def test_bad_version_labels(bad: str | int) -> None:
 
 def test_model_name() -> None:
     assert model_name("s1") == "anomaly-detector-s1"
+
+
+def test_model_name_of_an_id_with_a_colon_is_one_mlflow_accepts_and_unique() -> None:
+    # MLflow refuses '/' and ':' in registered model names
+    assert model_name("sensor-0042:x") == "anomaly-detector-sensor-0042~x"
+    assert model_name("a:b") != model_name("a_b") != model_name("a-b")

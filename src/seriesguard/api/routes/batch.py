@@ -111,6 +111,7 @@ def _answer(
     scores: BatchScores = score_batch(predictor, read(blob))
     answer = batch_schemas.arrow_answer(scores) if arrow_out else batch_schemas.json_answer(scores)
     count_batch(predictor.stats, scores, seconds=time.perf_counter() - started)
+    predictor.history.record_batch(scores.points)  # kept for training (history/)
     return answer
 
 

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from seriesguard.api.audit import record_action
 from seriesguard.api.convert import label, series_out, version_out
 from seriesguard.api.deps import AuditDep, ModelsDep, RuntimeDep, allow
 from seriesguard.api.fast_json import FastJsonRoute
 from seriesguard.api.paging import Limit, Offset
+from seriesguard.api.routes.promotions import STARTED_RESPONSE, start_rollout
 from seriesguard.api.schemas import (
     DeploymentConfig,
     PromoteRequest,
@@ -44,14 +46,24 @@ async def list_models(
 
 
 @router.get("/{series_id}", response_model=SeriesDetail, dependencies=[allow(Permission.READ)])
-async def get_model(series_id: str, models: ModelsDep) -> SeriesDetail:
+async def get_model(series_id: str, models: ModelsDep, runtime: RuntimeDep) -> SeriesDetail:
     summary, versions = await run_in_threadpool(models.series, series_id)
+    active = await run_in_threadpool(runtime.promotions.active_id, series_id)
     return SeriesDetail(
-        **series_out(summary).model_dump(), versions=[version_out(v) for v in versions]
+        **series_out(summary).model_dump(),
+        versions=[version_out(v) for v in versions],
+        canary_version=label(summary.canary_version),
+        canary_percentage=summary.canary_percentage,
+        shadow_version=label(summary.shadow_version),
+        active_promotion_id=active,
     )
 
 
-@router.post("/{series_id}/versions/{version}/promote", response_model=PromoteResponse)
+@router.post(
+    "/{series_id}/versions/{version}/promote",
+    response_model=PromoteResponse,
+    responses=STARTED_RESPONSE,
+)
 async def promote(
     series_id: str,
     version: str,
@@ -60,8 +72,19 @@ async def promote(
     request: Request,
     audit: AuditDep,
     caller: Annotated[Principal, allow(Permission.PROMOTE)],
-) -> PromoteResponse:
+) -> PromoteResponse | JSONResponse:
+    """direct: Production now (200). canary / shadow: a promotion that moves on by itself,
+    answered 202 with its id (GET /api/v1/promotions/{id} follows it)."""
     number = parse_version(version)
+    if body.strategy != "direct":
+        return await start_rollout(
+            series_id=series_id,
+            version=number,
+            body=body,
+            request=request,
+            audit=audit,
+            caller=caller,
+        )
     result = await run_in_threadpool(
         lambda: models.promote(
             series_id=series_id,

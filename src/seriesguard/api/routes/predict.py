@@ -34,6 +34,7 @@ from seriesguard.core.errors import InvalidInput, NotFound
 from seriesguard.core.monitoring import FALLBACK_VERSION
 from seriesguard.core.series import check_series_id
 from seriesguard.core.validation import parse_timestamp
+from seriesguard.serving.challengers import shadow_one
 from seriesguard.serving.predictor import Predictor
 from seriesguard.serving.scorer import Scorer
 
@@ -158,15 +159,25 @@ def answer_counted(
     started: float,
 ) -> tuple[bytes, bool]:
     """Score the point, the answer's bytes and its verdict, counted in the series'
-    statistics with the time since ``started``: the route's and the fast path's."""
-    anomaly, score = scorer.score_one(value, timestamp)
-    content = answer_bytes(series_id, timestamp, anomaly, score, scorer)
+    statistics with the time since ``started``: the route's and the fast path's.
+
+    ``scorer`` is the series' production scorer; with a canary it picks who answers this
+    point, with a shadow the shadow scores it too, after the answer is built."""
+    routing = scorer.routing  # None for nearly every series: the only cost they pay
+    answering = scorer if routing is None else scorer.pick(timestamp)
+    anomaly, score = answering.score_one(value, timestamp)
+    content = answer_bytes(series_id, timestamp, anomaly, score, answering)
     predictor.stats.record(
-        scorer,
+        answering,
         value=value,
         timestamp=timestamp,
         anomaly=anomaly,
         score=score,
         seconds=time.perf_counter() - started,
     )
+    predictor.history.record(series_id, timestamp, value)  # kept for training (history/)
+    if routing is not None and routing.shadow is not None:
+        shadow_one(
+            predictor.stats, routing.shadow, value=value, timestamp=timestamp, answered=anomaly
+        )
     return content, anomaly

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck bench clean promtool
+.PHONY: run test test-dags airflow-constraints lint typecheck bench clean promtool
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,36 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/seriesguard serve --host $(HOST) --port $(PORT)
 
+# The DAG tests run after the main suite (a failure there stops make with its exit code).
 test: $(STAMP) promtool
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(MAKE) test-dags
+
+# Airflow 3.3.2 pins fastapi<0.137, so the DAGs live in their own venv: Airflow, the
+# client's dependencies, and seriesguard with --no-deps (the DAGs use only its client).
+# The tests start `seriesguard serve` from the main venv, so both are needed.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_PIP := $(AIRFLOW_VENV)/bin/pip --disable-pip-version-check
+
+$(AIRFLOW_STAMP): deploy/airflow/requirements.txt deploy/airflow/constraints.txt pyproject.toml
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_PIP) install --quiet -c deploy/airflow/constraints.txt -r deploy/airflow/requirements.txt
+	$(AIRFLOW_PIP) install --quiet --no-deps -e .
+	touch $(AIRFLOW_STAMP)
+
+# pytest exits 5 when it collects nothing: make fails on it like on any other non-zero.
+test-dags: $(STAMP) $(AIRFLOW_STAMP)
+	$(AIRFLOW_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_dags
+
+# Re-pin the Airflow venv after changing deploy/airflow/requirements.txt.
+airflow-constraints:
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_PIP) install --quiet -r deploy/airflow/requirements.txt
+	{ sed -n '1,3p' deploy/airflow/constraints.txt; \
+	  $(AIRFLOW_PIP) freeze --exclude-editable; } > deploy/airflow/constraints.txt.new
+	mv deploy/airflow/constraints.txt.new deploy/airflow/constraints.txt
 
 # tests/deploy runs promtool on the alert rules. One on PATH is used as is; otherwise only the
 # binary is unpacked from Debian's prometheus package into the venv (nothing installed, no
@@ -33,8 +61,8 @@ promtool: $(STAMP)
 	  exit 1; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy/airflow/dags tests_dags
+	$(BIN)/ruff format --check src tests benchmarks deploy/airflow/dags tests_dags
 	$(BIN)/mypy src
 
 # Every benchmark writes its figures into benchmarks/results.json; report.py renders them
@@ -50,7 +78,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_topology.py
 	$(BIN)/python benchmarks/bench_security.py
 	$(BIN)/python benchmarks/bench_monitoring.py
+	$(BIN)/python benchmarks/bench_history.py
 	$(BIN)/python benchmarks/report.py
 
 clean:
-	rm -rf $(VENV) .seriesguard .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .seriesguard .mypy_cache .ruff_cache

@@ -238,7 +238,7 @@ def anomaly_rate_change_many(
     n1 = np.asarray(n, dtype=np.float64)
     _check_rate_arrays(rate0, n0, hits, n1)
     judged = (n0 > 0) & (n1 >= max(min_samples, 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         rate1 = hits / n1
         pooled = (rate0 * n0 + rate1 * n1) / (n0 + n1)  # as _pooled_z, to the last bit
         variance = pooled * (1.0 - pooled) * (1.0 / n0 + 1.0 / n1)

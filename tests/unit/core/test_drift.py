@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -301,3 +302,12 @@ def test_a_vanishing_baseline_gives_a_json_safe_relative_change() -> None:
     )
     assert verdict.details["relative_change"] is None
     json.dumps(verdict.to_json(), allow_nan=False)
+
+
+def test_a_subnormal_baseline_rate_overflows_quietly_and_judges_like_no_baseline() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the ratio overflows: no RuntimeWarning may escape
+        _, _, detected = drift.anomaly_rate_change_many(
+            np.array([5e-324]), np.array([1000.0]), np.array([10.0]), np.array([1000.0])
+        )
+    assert detected.tolist() == [True]

@@ -16,8 +16,15 @@ class Strict(BaseModel):
 
 
 class TrainingConfigBody(Strict):
-    algorithm: str = Field(default="statistical", description="statistical (alias zscore).")
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    algorithm: str = Field(
+        default="statistical",
+        description="statistical (alias zscore), robust or seasonal (docs/detectors.md).",
+    )
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="threshold_sigma and target_false_alarm_rate (0 < r < 0.5: calibrates "
+        "the threshold instead) for every algorithm; period (auto, daily, weekly) for seasonal.",
+    )
     priority: int = Field(default=DEFAULT_PRIORITY, description="1 (lowest) to 10 (highest).")
     window_hours: int | None = Field(
         default=None,

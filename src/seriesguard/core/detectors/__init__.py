@@ -7,12 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from seriesguard.core.detectors.base import FORMAT_VERSION, Detector
+from seriesguard.core.detectors.robust import RobustDetector
+from seriesguard.core.detectors.seasonal import SeasonalDetector
 from seriesguard.core.detectors.zscore import ZScoreDetector
 from seriesguard.core.errors import InvalidInput
 
 ALGORITHMS: dict[str, type[Detector]] = {
     "statistical": ZScoreDetector,
     "zscore": ZScoreDetector,
+    "robust": RobustDetector,
+    "seasonal": SeasonalDetector,
 }
 
 
@@ -41,6 +45,8 @@ def detector_from_bytes(blob: bytes) -> Detector:
 __all__ = [
     "ALGORITHMS",
     "Detector",
+    "RobustDetector",
+    "SeasonalDetector",
     "ZScoreDetector",
     "detector_class",
     "detector_from_bytes",

@@ -448,3 +448,7 @@ register_history_commands(app)
 from seriesguard.cli_token import register_token_commands  # noqa: E402
 
 register_token_commands(app)
+
+from seriesguard.cli_evaluate import register_evaluate_command  # noqa: E402
+
+register_evaluate_command(app)

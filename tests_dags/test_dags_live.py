@@ -94,7 +94,7 @@ def test_weekly_retraining_queues_a_job_per_series_with_history(
         for series_id in with_history:
             (job,) = new_jobs(client, series_id, before[series_id])
             assert job["priority"] == 3
-            assert job["algorithm"] == "statistical"  # the Production version's detector
+            assert job["algorithm"] == "residual"  # the Production version's (the default)
             done = client.wait_for_job(job["job_id"], timeout=120, poll_interval=0.2)
             assert done["status"] == "completed", done
             assert done["training_points"] >= 300

@@ -204,9 +204,16 @@ def train(
     ] = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
-    algorithm: Annotated[str, typer.Option(help="Detector algorithm.")] = "statistical",
+    algorithm: Annotated[
+        str | None,
+        typer.Option(
+            help="Detector algorithm; default the server's (residual), or statistical "
+            "with --threshold-sigma."
+        ),
+    ] = None,
     threshold_sigma: Annotated[
-        float | None, typer.Option(help="Flag points beyond this many std (default 3).")
+        float | None,
+        typer.Option(help="Flag points beyond this many std (z-score style detectors)."),
     ] = None,
     priority: Annotated[int, typer.Option(min=1, max=10, help="1 lowest, 10 highest.")] = 5,
     limit_points: Annotated[
@@ -224,6 +231,8 @@ def train(
         with reporting_errors():
             points = read_points(csv_file, limit=limit_points)
     hyperparameters = {} if threshold_sigma is None else {"threshold_sigma": threshold_sigma}
+    if algorithm is None and threshold_sigma is not None:
+        algorithm = "statistical"  # the option is the seed's z-score knob
     with api(url, token) as client:
         submitted = client.train(
             series,

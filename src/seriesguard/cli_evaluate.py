@@ -14,7 +14,8 @@ from seriesguard.core.errors import DomainError, InvalidInput
 from seriesguard.core.nab_scoring import PROBATION_MAX_ROWS
 from seriesguard.evaluation.corpus import NabCorpus
 from seriesguard.evaluation.report import to_json, to_markdown
-from seriesguard.evaluation.runner import Retraining, default_algorithms, evaluate
+from seriesguard.evaluation.runner import Retraining, evaluate
+from seriesguard.evaluation.variants import default_variants, parse_variants
 from seriesguard.settings import Settings
 
 NAB_RELATIVE = Path("..") / "shared" / "datasets" / "nab"
@@ -39,7 +40,10 @@ def evaluate_command(
     ] = None,
     detectors: Annotated[
         str | None,
-        typer.Option(help="Comma-separated algorithms; default every registered one."),
+        typer.Option(
+            help="Comma-separated detectors, each NAME or NAME:key=value:...; default every "
+            "registered algorithm and a few variants."
+        ),
     ] = None,
     files: Annotated[
         str | None, typer.Option("--files", help="Glob over NAB keys, e.g. 'realTraffic/*'.")
@@ -71,17 +75,13 @@ def evaluate_command(
     quiet: Annotated[bool, typer.Option(help="No per-file progress on stderr.")] = False,
 ) -> None:
     """Evaluate detectors on the NAB corpus: per-profile NAB scores and event precision/recall."""
-    names = (
-        [d.strip() for d in detectors.split(",") if d.strip()]
-        if detectors
-        else default_algorithms()
-    )
     started = time.perf_counter()
     try:
+        variants = parse_variants(detectors.split(",")) if detectors else default_variants()
         retraining = _retraining(retrain_every_rows, retrain_window_rows)
         result = evaluate(
             NabCorpus(nab or _default_nab()),
-            algorithms=names,
+            variants=variants,
             max_points=max_points,
             pattern=files,
             retraining=retraining,

@@ -125,7 +125,7 @@ class SeriesguardClient:
         timestamps: Sequence[Timestamp] | None = None,
         values: Sequence[float] | None = None,
         window_hours: int | None = None,
-        algorithm: str = "statistical",
+        algorithm: str | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
         priority: int = 5,
     ) -> dict[str, Any]:
@@ -133,10 +133,11 @@ class SeriesguardClient:
         the points, or ``window_hours`` to train on the series' stored history of the last
         N hours (points the predictor saw and points sent with :meth:`send_data`)."""
         config: dict[str, Any] = {
-            "algorithm": algorithm,
             "hyperparameters": dict(hyperparameters or {}),
             "priority": priority,
         }
+        if algorithm is not None:  # else the server's default algorithm
+            config["algorithm"] = algorithm
         body: dict[str, Any] = {"config": config}
         if window_hours is not None:
             config["window_hours"] = window_hours

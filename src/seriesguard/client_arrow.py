@@ -19,8 +19,9 @@ class ArrowBatchAnswer:
     """Answer of :meth:`SeriesguardClient.predict_batch_arrow`.
 
     ``table`` (a ``pyarrow.Table``): one row per point sent, in the order sent, with columns
-    ``anomaly`` and ``anomaly_score``. ``series``: per series id, the facts of the model that
-    answered (``threshold``, ``model_info``, ``confidence``), as in the JSON answer.
+    ``anomaly``, ``anomaly_score`` and ``normalized_score``. ``series``: per series id, the
+    facts of the model that answered (``threshold``, ``model_info``, ``confidence``), as in the
+    JSON answer.
     """
 
     table: Any

@@ -33,13 +33,18 @@ LINE_COLOR, MEAN_COLOR, BAND_COLOR, FLAG_COLOR = "#1f77b4", "#2ca02c", "#ff7f0e"
 IntArray = np.ndarray[tuple[int], np.dtype[np.intp]]
 
 
+# What each algorithm's band is centred on, for the legend; their thresholds are in sigmas.
+CENTRE_NAMES = {"statistical": "mean", "robust": "median", "seasonal": "profile"}
+
+
 @dataclass(frozen=True)
 class Band:
-    """Centre and half-width of the normal range, when the detector has one to show."""
+    """The normal range at each timestamp (``Detector.band``), with its legend labels."""
 
-    mean: float
-    half_width: float
-    sigma: float
+    centre: FloatArray
+    half_width: FloatArray
+    centre_label: str
+    label: str
 
 
 _RENDER_LOCK = threading.Lock()
@@ -86,10 +91,11 @@ def build_training_figure(
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    flagged = np.flatnonzero(detector.predict(vs, ts)) if vs.size else np.array([], dtype=np.intp)
+    in_training = detector.training_scores(vs, ts) > detector.threshold if vs.size else vs > 0
+    flagged = np.flatnonzero(in_training)
     days = _to_date_numbers(ts)
     _draw_series(axes, days, vs)
-    _draw_reference(axes, detector, vs)
+    _draw_reference(axes, detector_band(detector, ts), days, vs)
     _draw_flagged(axes, days[flagged], vs[flagged])
     _decorate(
         axes,
@@ -131,13 +137,31 @@ def min_max_indices(values: FloatArray, *, buckets: int = BUCKETS) -> IntArray:
     return np.unique(picks)
 
 
-def detector_band(detector: Detector) -> Band | None:
-    """Mean ± sigma·std when the detector exposes those (z-score style); else no band."""
-    parts = [getattr(detector, name, None) for name in ("mean", "std", "threshold_sigma")]
-    if not all(isinstance(p, int | float) and math.isfinite(p) for p in parts):
+def detector_band(detector: Detector, timestamps: FloatArray) -> Band | None:
+    """The detector's band over ``timestamps`` (None: it has none, or there are no points)."""
+    band = detector.band(timestamps) if timestamps.size else None
+    if band is None:
         return None
-    mean, std, sigma = (float(p) for p in parts)  # type: ignore[arg-type]
-    return Band(mean=mean, half_width=sigma * std, sigma=sigma)
+    centre, half_width = band
+    name = CENTRE_NAMES.get(detector.algorithm)
+    if name is None:  # an algorithm whose threshold need not be in sigmas
+        return Band(centre, half_width, centre_label="expected", label="normal range")
+    label = f"{name} \N{PLUS-MINUS SIGN} {detector.threshold:g}{SIGMA}"
+    return Band(centre, half_width, centre_label=name, label=label)
+
+
+def step_points(first: FloatArray, *others: FloatArray) -> IntArray:
+    """Indices where any of the equal-length arrays changes, plus the first and last: drawn
+    as steps that hold each value until the next change, they trace the arrays exactly with
+    few points (2 for a constant band, one per hour for a seasonal one, not one per point)."""
+    count = first.shape[0]
+    if count <= 2:
+        return np.arange(count, dtype=np.intp)
+    changed = np.zeros(count, dtype=np.bool_)
+    changed[[0, -1]] = True
+    for values in (first, *others):
+        changed[1:] |= values[1:] != values[:-1]
+    return np.flatnonzero(changed)
 
 
 def _to_date_numbers(timestamps: FloatArray) -> FloatArray:
@@ -157,20 +181,52 @@ def _draw_series(axes: Axes, days: FloatArray, values: FloatArray) -> None:
     axes.plot(days, values, color=LINE_COLOR, linewidth=0.8, label=label, zorder=2)
 
 
-def _draw_reference(axes: Axes, detector: Detector, values: FloatArray) -> None:
-    band = detector_band(detector)
+def _draw_reference(axes: Axes, band: Band | None, days: FloatArray, values: FloatArray) -> None:
     if band is not None:
-        axes.axhline(band.mean, color=MEAN_COLOR, linewidth=1.2, label="mean", zorder=3)
-        low, high = band.mean - band.half_width, band.mean + band.half_width
-        axes.axhspan(
-            low, high, color=BAND_COLOR, alpha=0.12, zorder=1, label=f"mean ± {band.sigma:g}{SIGMA}"
-        )
-        for edge in (low, high):
-            axes.axhline(edge, color=BAND_COLOR, linewidth=0.8, linestyle="--", zorder=1)
+        _draw_band(axes, band, days)
     elif values.size:
         axes.axhline(
             float(np.mean(values)), color=MEAN_COLOR, linewidth=1.2, label="mean", zorder=3
         )
+
+
+def _draw_band(axes: Axes, band: Band, days: FloatArray) -> None:
+    """The band as steps over time (constant for global detectors), centre line on top."""
+    order = np.argsort(days, kind="stable")  # a band drawn out of time order would zig-zag
+    days, centre, half_width = days[order], band.centre[order], band.half_width[order]
+    keep = step_points(centre, half_width)
+    days, centre, half_width = days[keep], centre[keep], half_width[keep]
+    low, high = centre - half_width, centre + half_width
+    axes.fill_between(
+        days,
+        low,
+        high,
+        step="post",
+        color=BAND_COLOR,
+        alpha=0.12,
+        linewidth=0,
+        zorder=1,
+        label=band.label,
+    )
+    for edge in (low, high):
+        axes.plot(
+            days,
+            edge,
+            drawstyle="steps-post",
+            color=BAND_COLOR,
+            linewidth=0.8,
+            linestyle="--",
+            zorder=1,
+        )
+    axes.plot(
+        days,
+        centre,
+        drawstyle="steps-post",
+        color=MEAN_COLOR,
+        linewidth=1.2,
+        label=band.centre_label,
+        zorder=3,
+    )
 
 
 def _draw_flagged(axes: Axes, days: FloatArray, values: FloatArray) -> None:

@@ -35,7 +35,7 @@ def train(http: httpx.Client, series: str, *, sigma: float, seed: int = 7) -> st
         json={
             "timestamps": timestamps,
             "values": values,
-            "config": {"hyperparameters": {"threshold_sigma": sigma}},
+            "config": {"algorithm": "statistical", "hyperparameters": {"threshold_sigma": sigma}},
         },
     )
     assert answer.status_code == 202, answer.text

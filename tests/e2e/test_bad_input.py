@@ -127,7 +127,7 @@ CASES: list[tuple[str, str, str, Any, int, str, list[Any]]] = [
         "bad_sigma",
         "POST",
         TRAIN,
-        body(config={"hyperparameters": {"threshold_sigma": 0}}),
+        body(config={"algorithm": "statistical", "hyperparameters": {"threshold_sigma": 0}}),
         422,
         "hyperparameter_range",
         ["body", "config", "hyperparameters", "threshold_sigma"],

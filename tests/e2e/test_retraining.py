@@ -40,7 +40,10 @@ def send_history(http: httpx.Client, series: str, *, seed: int, now: float) -> N
 
 
 def train_from_history(http: httpx.Client, series: str) -> str:
-    answer = http.post(f"/api/v1/training/{series}", json={"config": {"window_hours": 168}})
+    answer = http.post(
+        f"/api/v1/training/{series}",
+        json={"config": {"window_hours": 168, "algorithm": "statistical"}},
+    )
     assert answer.status_code == 202, answer.text
     job_id: str = answer.json()["job_id"]
     return job_id

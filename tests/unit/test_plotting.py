@@ -12,10 +12,10 @@ from typing import Any, Self
 import matplotlib.dates as mdates
 import numpy as np
 import pytest
-from matplotlib.collections import PathCollection
+from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from seriesguard.core.detectors import ZScoreDetector
+from seriesguard.core.detectors import RobustDetector, SeasonalDetector, ZScoreDetector
 from seriesguard.core.detectors.base import Detector, FloatArray
 from seriesguard.plotting import (
     BUCKETS,
@@ -24,6 +24,7 @@ from seriesguard.plotting import (
     detector_band,
     min_max_indices,
     render_training_plot,
+    step_points,
 )
 
 START = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
@@ -146,8 +147,8 @@ def test_100k_points_render_to_both_formats() -> None:
 def test_zscore_detector_gets_a_band_and_others_do_not() -> None:
     timestamps, values = series(1_000, spikes={10: 9.0})
     zscore = ZScoreDetector(mean=0.5, std=2.0, threshold_sigma=2.5)
-    band = detector_band(zscore)
-    assert band is not None and band.half_width == 5.0
+    band = detector_band(zscore, timestamps)
+    assert band is not None and np.all(band.half_width == 5.0) and np.all(band.centre == 0.5)
 
     with_band = build_training_figure(
         series_id="s", version_label="1", timestamps=timestamps, values=values, detector=zscore
@@ -155,13 +156,61 @@ def test_zscore_detector_gets_a_band_and_others_do_not() -> None:
     assert any(label.startswith("mean \u00b1 2.5") for label in legend_labels(with_band))
 
     other = AbsoluteDetector()
-    assert detector_band(other) is None
+    assert detector_band(other, timestamps) is None
     without_band = build_training_figure(
         series_id="s", version_label="1", timestamps=timestamps, values=values, detector=other
     )
     labels = legend_labels(without_band)
     assert "mean" in labels and not any("\u00b1" in label for label in labels)
     assert len(np.asarray(flagged_markers(without_band).get_offsets())) == 1
+
+
+def band_polygon(figure: Figure) -> FloatArray:
+    """Vertices of the filled band (the only PolyCollection of the plot)."""
+    (axes,) = figure.axes
+    (fill,) = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    (path,) = fill.get_paths()
+    return np.asarray(path.vertices)
+
+
+def test_robust_detector_gets_a_median_band() -> None:
+    timestamps, values = series(2_000, spikes={300: 9.0})
+    detector = RobustDetector.fit(values, timestamps, {})
+    figure = build_training_figure(
+        series_id="s", version_label="1", timestamps=timestamps, values=values, detector=detector
+    )
+    assert "median \u00b1 3.5\u03c3" in legend_labels(figure)
+    ys = band_polygon(figure)[:, 1]
+    half_width = detector.threshold * detector.scale
+    assert ys.min() == pytest.approx(detector.median - half_width)
+    assert ys.max() == pytest.approx(detector.median + half_width)
+
+
+def test_seasonal_band_follows_the_daily_profile() -> None:
+    day = 86_400.0
+    timestamps = START + np.arange(0.0, 14 * day, 600.0)
+    rng = np.random.default_rng(5)
+    values = 10.0 * np.sin(2 * np.pi * timestamps / day) + rng.normal(0.0, 0.3, timestamps.size)
+    detector = SeasonalDetector.fit(values, timestamps, {})
+    assert len(detector.centres) == 24
+    figure = build_training_figure(
+        series_id="s", version_label="1", timestamps=timestamps, values=values, detector=detector
+    )
+    assert "profile \u00b1 3.5\u03c3" in legend_labels(figure)
+    ys = band_polygon(figure)[:, 1]
+    assert ys.max() - ys.min() > 18.0  # the band swings with the cycle, not one wide strip
+    # drawn as steps at each hour, not one vertex per point
+    assert len(ys) < timestamps.size
+    centre_line = [line for line in figure.axes[0].get_lines() if line.get_label() == "profile"]
+    assert len(centre_line) == 1
+
+
+def test_step_points_keep_every_change_and_both_ends() -> None:
+    centre = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0])
+    half = np.array([0.5, 0.5, 0.5, 0.7, 0.7, 0.7, 0.7])
+    assert step_points(centre, half).tolist() == [0, 2, 3, 5, 6]
+    assert step_points(np.full(5, 3.0)).tolist() == [0, 4]
+    assert step_points(np.array([1.0])).tolist() == [0]
 
 
 def test_x_axis_is_utc_dates_from_epoch_seconds() -> None:

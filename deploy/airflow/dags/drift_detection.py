@@ -43,7 +43,7 @@ def check_series(
     }
     if finding["data_drift"]:
         try:
-            algorithm = production_algorithm(client, series_id) or "statistical"
+            algorithm = production_algorithm(client, series_id)  # None: the server's default
             job = client.train(
                 series_id, window_hours=window_hours, priority=priority, algorithm=algorithm
             )

@@ -57,7 +57,7 @@ def submit_series(
             if resume_after is not None and _submitted_since(client, series_id, resume_after):
                 tally.skip(series_id, "already_submitted")
                 continue
-            algorithm = production_algorithm(client, series_id) or "statistical"
+            algorithm = production_algorithm(client, series_id)  # None: the server's default
             job = client.train(
                 series_id, window_hours=window_hours, priority=priority, algorithm=algorithm
             )

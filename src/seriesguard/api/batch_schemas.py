@@ -12,9 +12,10 @@ written by orjson straight from the numpy arrays.
 **Arrow** (``application/vnd.apache.arrow.stream``): columns ``series_id`` (text, plain or
 dictionary-encoded), ``timestamp`` (epoch seconds as numbers, or an Arrow timestamp) and
 ``value`` (numbers); any row order, any number of record batches. The answer is one row per
-request row, in request order: ``anomaly`` (bool) and ``anomaly_score`` (float64), with the
-per-series facts in the schema metadata: ``seriesguard.series`` holds a JSON object
-``{series_id: {threshold, model_info, confidence}}`` and ``seriesguard.points`` the count.
+request row, in request order: ``anomaly`` (bool), ``anomaly_score`` and ``normalized_score``
+(float64), with the per-series facts in the schema metadata: ``seriesguard.series`` holds a
+JSON object ``{series_id: {threshold, model_info, confidence}}`` and ``seriesguard.points`` the
+count.
 A series with a canary has points answered by either version (core.routing): in JSON its
 result gains ``canary`` (the canary's facts and the positions it answered); in Arrow its facts
 gain ``canary`` and the table a bool column ``canary`` (only in batches where one answered).
@@ -328,6 +329,7 @@ def json_answer(batch: BatchScores) -> bytes:
             "series_id": series_id,
             "anomalies": batch.anomalies[low:high],
             "anomaly_scores": batch.scores[low:high],
+            "normalized_scores": batch.normalized[low:high],
             **_facts(scorer, thresholds[index]),
         }
         part = batch.canary.get(index)
@@ -349,9 +351,13 @@ def arrow_answer(batch: BatchScores) -> memoryview:
             zip(batch.points.series_ids, batch.scorers, strict=True)
         )
     }
-    columns = {"anomaly": pa.array(anomalies), "anomaly_score": pa.array(scores)}
+    columns = {
+        "anomaly": pa.array(anomalies),
+        "anomaly_score": pa.array(scores),
+        "normalized_score": pa.array(batch.normalized_in_request_order()),
+    }
     canary_rows = batch.canary_rows()
-    if canary_rows is not None:  # only then: a batch without canaries keeps its two columns
+    if canary_rows is not None:  # only then: a batch without canaries keeps its three columns
         for index, part in batch.canary.items():
             if part.mask.any():
                 facts[batch.points.series_ids[index]]["canary"] = _canary_facts(part)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seriesguard.core.detectors import DEFAULT_ALGORITHM
 from seriesguard.core.jobs import DEFAULT_PRIORITY
 
 Timestamp = float | str
@@ -17,8 +18,9 @@ class Strict(BaseModel):
 
 class TrainingConfigBody(Strict):
     algorithm: str = Field(
-        default="statistical",
-        description="statistical (alias zscore), robust or seasonal (docs/detectors.md).",
+        default=DEFAULT_ALGORITHM,
+        description="residual (the default), statistical (alias zscore: the seed's z-score), "
+        "robust, seasonal or isolation_forest (docs/detectors.md).",
     )
     hyperparameters: dict[str, Any] = Field(
         default_factory=dict,
@@ -161,6 +163,13 @@ class PredictResponse(BaseModel):
     timestamp: float
     anomaly: bool
     anomaly_score: float
+    normalized_score: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="anomaly_score / (anomaly_score + threshold): 0.5 at the model's "
+        "threshold, towards 1 further out, whatever the algorithm or the series' scale, so one "
+        "cut means the same on every series. anomaly is still anomaly_score > threshold.",
+    )
     threshold: float
     model_info: ModelInfoOut
     confidence: str
@@ -191,6 +200,10 @@ class BatchResult(BaseModel):
     series_id: str
     anomalies: list[bool]
     anomaly_scores: list[float]
+    normalized_scores: list[float] = Field(
+        description="Each anomaly_score on the [0, 1] scale of the single predict's "
+        "normalized_score (0.5 at the threshold of the version that answered the point)."
+    )
     threshold: float
     model_info: ModelInfoOut
     confidence: str

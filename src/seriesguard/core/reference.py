@@ -31,7 +31,7 @@ def bin_counts(values: FloatArray, edges: tuple[float, ...]) -> tuple[int, ...]:
 def summarise(values: FloatArray, timestamps: FloatArray, detector: Detector) -> ReferenceSummary:
     """The reference of a version fitted on ``values``."""
     edges = reference_edges(values)
-    flagged = detector.predict(values, timestamps)
+    flagged = detector.training_scores(values, timestamps) > detector.threshold
     return ReferenceSummary(
         edges=edges,
         counts=bin_counts(values, edges),

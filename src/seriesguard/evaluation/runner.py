@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from seriesguard.core.detectors import ALGORITHMS, detector_class
+from seriesguard.core.detectors import detector_class, normalized_score
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.nab_scoring import (
     Profile,
@@ -34,6 +34,7 @@ from seriesguard.core.nab_scoring import (
 )
 from seriesguard.core.validation import PointLimits, validate_training_data
 from seriesguard.evaluation.corpus import NabCorpus, NabFile
+from seriesguard.evaluation.variants import Variant
 from seriesguard.serving.scorer import Scorer, production_scorer
 
 # NAB's profile keys -> the short names the report and its JSON use.
@@ -80,18 +81,6 @@ class Evaluation:
     results: list[DetectorResult]
     seconds: float
     retraining: Retraining | None = None
-
-
-def default_algorithms() -> list[str]:
-    """Every registered algorithm once: aliases of one class (statistical/zscore) run once,
-    under the first name."""
-    seen: set[type[Any]] = set()
-    names: list[str] = []
-    for name, cls in ALGORITHMS.items():
-        if cls not in seen:
-            seen.add(cls)
-            names.append(name)
-    return names
 
 
 def select_files(corpus: NabCorpus, *, pattern: str | None) -> list[NabFile]:
@@ -181,7 +170,10 @@ def score_nab_file(
             assert retraining is not None  # for mypy: _retrain_due checked it
             with suppress(InvalidInput):
                 scorer = refit(slice(max(0, i - retraining.window_rows), i))
-        _, scores[i] = scorer.score_one(float(values[i]), float(timestamps[i]))
+        _, raw = scorer.score_one(float(values[i]), float(timestamps[i]))
+        # Normalised (0.5 at the model's own threshold): one corpus-wide threshold then means
+        # the same on every file, as it would on every series of a fleet.
+        scores[i] = normalized_score(raw, scorer.detector.threshold)
     return ScoredFile(nab_file.name, scores, tuple(nab_file.windows), probation)
 
 
@@ -194,10 +186,9 @@ def _retrain_due(retraining: Retraining | None, *, row: int, probation: int) -> 
 def evaluate_detector(
     files: Sequence[NabFile],
     *,
-    algorithm: str,
+    variant: Variant,
     profiles: Mapping[str, Profile],
     max_points: int,
-    hyperparameters: Mapping[str, Any] | None = None,
     retraining: Retraining | None = None,
     progress: Progress | None = None,
 ) -> DetectorResult:
@@ -209,9 +200,9 @@ def evaluate_detector(
             scored.append(
                 score_nab_file(
                     nab_file,
-                    algorithm=algorithm,
+                    algorithm=variant.algorithm,
                     max_points=max_points,
-                    hyperparameters=hyperparameters or {},
+                    hyperparameters=variant.hyperparameters,
                     retraining=retraining,
                 )
             )
@@ -224,10 +215,10 @@ def evaluate_detector(
                 ScoredFile(nab_file.name, never, tuple(nab_file.windows), nab_file.probation)
             )
         if progress is not None:
-            progress(algorithm, nab_file.name, k, len(files))
+            progress(variant.label, nab_file.name, k, len(files))
     return _figures(
         scored,
-        algorithm=algorithm,
+        algorithm=variant.label,
         profiles=profiles,
         seconds=time.perf_counter() - started,
         refused=refused,
@@ -264,28 +255,26 @@ def _figures(
 def evaluate(
     corpus: NabCorpus,
     *,
-    algorithms: Sequence[str],
+    variants: Sequence[Variant],
     max_points: int,
     pattern: str | None = None,
     retraining: Retraining | None = None,
     progress: Progress | None = None,
 ) -> Evaluation:
-    """Every detector of ``algorithms`` over the corpus files matching ``pattern``."""
-    for name in algorithms:
-        detector_class(name)  # unknown names fail before minutes of work
+    """Every detector of ``variants`` over the corpus files matching ``pattern``."""
     files = select_files(corpus, pattern=pattern)
     profiles = corpus.profiles()
     started = time.perf_counter()
     results = [
         evaluate_detector(
             files,
-            algorithm=name,
+            variant=variant,
             profiles=profiles,
             max_points=max_points,
             retraining=retraining,
             progress=progress,
         )
-        for name in algorithms
+        for variant in variants
     ]
     return Evaluation(
         files=[f.name for f in files],

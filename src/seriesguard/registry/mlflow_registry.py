@@ -16,6 +16,7 @@ other failure of MLflow, its database or artifact store becomes ``RegistryUnavai
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import re
 import tempfile
@@ -48,7 +49,12 @@ from seriesguard.registry.base import (
 from seriesguard.registry.mlflow_defaults import set_client_defaults, tune_sqlite_engines
 from seriesguard.registry.mlflow_store import probe_database
 from seriesguard.registry.mlflow_tags import json_dict, reference_tag
-from seriesguard.registry.mlflow_writes import log_run, version_tags, write_model_without_run
+from seriesguard.registry.mlflow_writes import (
+    PARAMS_IN_MODEL,
+    log_run,
+    version_tags,
+    write_model_without_run,
+)
 from seriesguard.registry.pyfunc_model import DETECTOR_FILE, PyfuncTemplate, inline_detector
 
 T = TypeVar("T")
@@ -207,20 +213,35 @@ class MlflowRegistry(ModelRegistry):
             return self._write_lock
         return self._series_locks[hash(series_id) % _SERIES_LOCKS]
 
-    def _to_version(self, series_id: str, mv: Any) -> RegisteredVersion:
+    def _to_version(
+        self, series_id: str, mv: Any, params: dict[str, Any] | None = None
+    ) -> RegisteredVersion:
+        """``mv``; params too long for a tag are read from its model unless given."""
         tags: dict[str, str] = dict(mv.tags or {})
+        if params is None:
+            in_model = tags.get("params") == PARAMS_IN_MODEL
+            params = self._model_params(mv) if in_model else json_dict(tags.get("params"))
         return RegisteredVersion(
             series_id=series_id,
             version=int(mv.version),
             stage=self._stage_of(mv, tags),
             algorithm=tags.get("algorithm", "unknown"),
-            params=json_dict(tags.get("params")),
+            params=params,
             metrics={k: float(v) for k, v in json_dict(tags.get("metrics")).items()},
             job_id=tags.get("job_id"),
             run_id=tags.get("run_id") or mv.run_id or None,
             created_at=(mv.creation_timestamp or 0) / 1000.0,
             reference=reference_tag(tags.get("reference")),
         )
+
+    def _model_params(self, mv: Any) -> dict[str, Any]:
+        source = self._registry().get_model_version_download_uri(mv.name, str(mv.version))
+        with tempfile.TemporaryDirectory(prefix="seriesguard-params-") as folder:
+            blob = self._download_detector(str(source).rstrip("/"), Path(folder))
+        try:  # a damaged file reads as no params, as a damaged tag does
+            return dict(json.loads(blob)["params"])
+        except (ValueError, KeyError, TypeError):
+            return {}
 
     @staticmethod
     def _stage_of(mv: Any, tags: dict[str, str]) -> Stage:
@@ -231,15 +252,15 @@ class MlflowRegistry(ModelRegistry):
 
     def get_version(self, *, series_id: str, version: int) -> RegisteredVersion | None:
         name = model_name(series_id)
-        with self._guard(f"read {name} v{version}"):
+        with self._guard(f"read {name} v{version}"):  # _to_version may download params
             mv = self._maybe(lambda: self._client().get_model_version(name, str(version)))
-        return None if mv is None else self._to_version(series_id, mv)
+            return None if mv is None else self._to_version(series_id, mv)
 
     def get_by_alias(self, *, series_id: str, alias: str) -> RegisteredVersion | None:
         name = model_name(series_id)
         with self._guard(f"read {name}@{alias}"):
             mv = self._alias(name, alias)
-        return None if mv is None else self._to_version(series_id, mv)
+            return None if mv is None else self._to_version(series_id, mv)
 
     def _alias(self, name: str, alias: str) -> Any:
         """The version behind an alias, or None. MLflow answers a missing alias (or a name it
@@ -329,7 +350,7 @@ class MlflowRegistry(ModelRegistry):
             tags = version_tags(record, run_id=run_id, stage=Stage.STAGING)
             mv = self._create_version(client, name, source, run_id, tags, record.new_series)
             self._registry().set_registered_model_alias(name, "staging", str(mv.version))
-            return self._to_version(record.series_id, mv)
+            return self._to_version(record.series_id, mv, record.detector.params())
 
     @staticmethod
     def _create_version(

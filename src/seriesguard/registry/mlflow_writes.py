@@ -32,9 +32,17 @@ from mlflow.entities import Metric, Param
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
+from seriesguard.core.detectors import Detector
 from seriesguard.core.stages import Stage
 from seriesguard.registry.base import TrainingRecord
-from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, PyfuncTemplate
+from seriesguard.registry.pyfunc_model import ARTIFACT_PATH, DETECTOR_FILE, PyfuncTemplate
+
+# The longest ``params`` tag written: MLflow 3.17 refuses model version tag values over 100,000
+# characters (MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH) and a MySQL tracking database keeps them in
+# a TEXT column of 65,535 bytes. Longer params (an isolation forest with many or large trees)
+# stay in the model's data file only, and the tag says so: the registry reads them from there.
+PARAMS_TAG_LIMIT = 60_000
+PARAMS_IN_MODEL = f"in-model:{DETECTOR_FILE}"  # not JSON: older readers see no params at all
 
 
 def local_path(uri: str) -> Path | None:
@@ -94,7 +102,7 @@ def version_tags(record: TrainingRecord, *, run_id: str | None, stage: Stage) ->
         "job_id": record.job_id,
         "series_id": record.series_id,
         "algorithm": record.detector.algorithm,
-        "params": json.dumps(record.detector.params(), sort_keys=True),
+        "params": params_tag(record.detector),
         "metrics": json.dumps({k: float(v) for k, v in record.metrics.items()}),
     }
     if run_id is not None:
@@ -102,6 +110,12 @@ def version_tags(record: TrainingRecord, *, run_id: str | None, stage: Stage) ->
     if record.reference is not None:
         tags["reference"] = json.dumps(record.reference.to_json())
     return tags
+
+
+def params_tag(detector: Detector) -> str:
+    """The ``params`` tag: the params as JSON, or ``PARAMS_IN_MODEL`` when too long for a tag."""
+    text = json.dumps(detector.params(), sort_keys=True)  # ASCII: characters are bytes
+    return text if len(text) <= PARAMS_TAG_LIMIT else PARAMS_IN_MODEL
 
 
 def write_model_without_run(

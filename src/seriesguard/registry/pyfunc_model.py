@@ -25,7 +25,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import yaml  # type: ignore[import-untyped]
 
 import seriesguard
-from seriesguard.core.detectors import Detector, detector_from_bytes
+from seriesguard.core.detectors import Detector, detector_from_bytes, normalized_scores
 from seriesguard.core.validation import parse_timestamps
 
 LOADER_MODULE = __name__
@@ -36,7 +36,8 @@ _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # safe_dump's, in 
 
 
 class DetectorPyfunc:
-    """Scores a ``timestamp``/``value`` frame; answers ``anomaly`` and ``anomaly_score``."""
+    """Scores a ``timestamp``/``value`` frame; answers ``anomaly``, ``anomaly_score`` and
+    ``normalized_score`` (the score on the [0, 1] scale, 0.5 at the threshold)."""
 
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
@@ -48,8 +49,13 @@ class DetectorPyfunc:
             raise ValueError(f"model input needs columns 'timestamp' and 'value', lacks {missing}")
         values = frame["value"].to_numpy(dtype=np.float64)
         scores = self.detector.score(values, _epoch_seconds(frame["timestamp"]))
+        threshold = self.detector.threshold
         return pd.DataFrame(
-            {"anomaly": scores > self.detector.threshold, "anomaly_score": scores},
+            {
+                "anomaly": scores > threshold,
+                "anomaly_score": scores,
+                "normalized_score": normalized_scores(scores, threshold),
+            },
             index=frame.index,
         )
 

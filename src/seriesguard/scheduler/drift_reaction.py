@@ -17,6 +17,7 @@ from itertools import groupby
 from typing import Any, Protocol
 
 from seriesguard.core.catalog import ServingEntry
+from seriesguard.core.detectors import DEFAULT_ALGORITHM
 from seriesguard.core.errors import Unavailable
 from seriesguard.core.monitoring import DriftFinding, DriftRun
 from seriesguard.notify import Alert, Notifier, Severity
@@ -141,7 +142,7 @@ class DriftReactionJob:
             self._training,
             series_id=series_id,
             window_hours=self._retrain_window,
-            algorithm=entry.algorithm if entry else "statistical",
+            algorithm=entry.algorithm if entry else DEFAULT_ALGORITHM,
             params=entry.params if entry else None,
             priority=self._priority,
         )

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from seriesguard.core.detectors import normalized_scores
 from seriesguard.core.errors import InvalidInput, NotFound
 from seriesguard.serving.challengers import CanaryPart, score_split, shadow_run
 from seriesguard.serving.predictor import Predictor
@@ -32,6 +34,7 @@ MAX_BATCH_POINTS = 1_000_000
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+_Column = TypeVar("_Column", FloatArray, BoolArray)
 Loc = tuple[str | int, ...]
 
 
@@ -65,6 +68,7 @@ class BatchScores:
     points: BatchPoints
     scores: FloatArray
     anomalies: BoolArray
+    normalized: FloatArray  # each score on the [0, 1] scale (core.detectors.normalized_score)
     thresholds: FloatArray  # one per run
     scorers: list[Scorer]  # one per run: the series' production scorer (or fallback)
     # run index -> the points of that run its series' canary answered (none: no canary)
@@ -87,14 +91,19 @@ class BatchScores:
 
     def in_request_order(self) -> tuple[FloatArray, BoolArray]:
         """(scores, anomalies) with one entry per request row, in the request's order."""
+        return self._request_order(self.scores), self._request_order(self.anomalies)
+
+    def normalized_in_request_order(self) -> FloatArray:
+        """The normalised scores with one entry per request row, in the request's order."""
+        return self._request_order(self.normalized)
+
+    def _request_order(self, column: _Column) -> _Column:
         rows = self.points.rows
         if rows is None:
-            return self.scores, self.anomalies
-        scores = np.empty_like(self.scores)
-        anomalies = np.empty_like(self.anomalies)
-        scores[rows] = self.scores
-        anomalies[rows] = self.anomalies
-        return scores, anomalies
+            return column
+        in_order = np.empty_like(column)
+        in_order[rows] = column
+        return in_order
 
 
 def check_batch_size(points: int, *, loc: Loc) -> None:
@@ -186,15 +195,15 @@ def score_batch(predictor: Predictor, points: BatchPoints) -> BatchScores:
         scores[low:high], thresholds[index] = scorer.score_many(
             values[low:high], timestamps[low:high]
         )
-    # One comparison over the whole batch instead of one per run.
-    anomalies = scores > np.repeat(thresholds, points.run_lengths())
+    # One comparison (and one normalisation) over the whole batch instead of one per run.
+    point_thresholds = np.repeat(thresholds, points.run_lengths())
     for part in canary.values():  # the canary's points against the canary's threshold
-        positions = part.positions()
-        anomalies[positions] = scores[positions] > part.threshold
+        point_thresholds[part.positions()] = part.threshold
     return BatchScores(
         points=points,
         scores=scores,
-        anomalies=anomalies,
+        anomalies=scores > point_thresholds,
+        normalized=normalized_scores(scores, point_thresholds),
         thresholds=thresholds,
         scorers=scorers,
         canary=canary,

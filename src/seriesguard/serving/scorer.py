@@ -75,7 +75,7 @@ class Scorer:
         return score > self.detector.threshold, score
 
     def score_many(self, values: FloatArray, timestamps: FloatArray) -> tuple[FloatArray, float]:
-        return self.detector.score(values, timestamps), self.detector.threshold
+        return self.detector.score_stream(values, timestamps), self.detector.threshold
 
 
 @dataclass(frozen=True, slots=True)

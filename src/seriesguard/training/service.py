@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from seriesguard.core.catalog import SeriesStats
-from seriesguard.core.detectors import Detector, detector_class
+from seriesguard.core.detectors import DEFAULT_ALGORITHM, Detector, detector_class
 from seriesguard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from seriesguard.core.history import insufficient_history
 from seriesguard.core.jobs import (
@@ -58,7 +58,7 @@ class HistoryWindow(Protocol):
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    algorithm: str = "statistical"
+    algorithm: str = DEFAULT_ALGORITHM
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     priority: int = DEFAULT_PRIORITY
 

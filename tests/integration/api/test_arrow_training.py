@@ -45,7 +45,11 @@ def test_arrow_body_trains_like_json(api: TestClient) -> None:
     epoch = np.arange(200, dtype=np.int64) + 1_700_000_000
     answer = api.post(
         "/api/v1/training/arrow-1/arrow",
-        params={"priority": 9, "hyperparameters": json.dumps({"threshold_sigma": 4})},
+        params={
+            "priority": 9,
+            "algorithm": "statistical",
+            "hyperparameters": json.dumps({"threshold_sigma": 4}),
+        },
         content=stream(timestamp=pa.array(epoch), value=values()),
         headers={"content-type": ARROW},
     )

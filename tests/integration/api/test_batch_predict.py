@@ -69,9 +69,10 @@ def test_arrow_body_answers_one_row_per_point_in_request_order(api: TestClient) 
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == ARROW
     table, facts = read_answer(answer.content)
-    assert table.schema.names == ["anomaly", "anomaly_score"]
+    assert table.schema.names == ["anomaly", "anomaly_score", "normalized_score"]
     assert table.schema.field("anomaly").type == pa.bool_()
     assert table.schema.field("anomaly_score").type == pa.float64()
+    assert table.schema.field("normalized_score").type == pa.float64()
     assert table.num_rows == 9 and table.schema.metadata[b"seriesguard.points"] == b"9"
     assert facts["s1"]["model_info"] == {
         "version": "v1",
@@ -88,6 +89,11 @@ def test_arrow_body_answers_one_row_per_point_in_request_order(api: TestClient) 
     thresholds = np.array([facts[s]["threshold"] for s in ids])
     assert (flags == (scores > thresholds)).all()
     assert flags[4] and scores[4] > 10  # row 4 is the planted outlier, answered at row 4
+    normalized = table.column("normalized_score").to_numpy()
+    np.testing.assert_array_equal(normalized, scores / (scores + thresholds))  # row by row
+    assert ((normalized >= 0.0) & (normalized <= 1.0)).all()
+    far = np.abs(scores - thresholds) > 0.1 * thresholds  # a rounding away is no verdict
+    assert far[4] and ((normalized > 0.5) == flags)[far].all()
 
 
 def test_json_and_arrow_give_identical_scores(api: TestClient) -> None:
@@ -108,9 +114,11 @@ def test_json_and_arrow_give_identical_scores(api: TestClient) -> None:
     results = {r["series_id"]: r for r in as_json.json()["results"]}
     table, facts = read_answer(post_arrow(api, sent).content)
     scores = table.column("anomaly_score").to_pylist()
+    normalized = table.column("normalized_score").to_pylist()
     for series, result in results.items():
         rows = [i for i, s in enumerate(ids) if s == series]
         assert [scores[i] for i in rows] == result["anomaly_scores"]  # exact, not approximate
+        assert [normalized[i] for i in rows] == result["normalized_scores"]
         assert facts[series]["threshold"] == result["threshold"]
         assert facts[series]["model_info"] == result["model_info"]
     # Arrow in, JSON out (Accept) gives the JSON answer, one result per series.
@@ -142,11 +150,16 @@ def test_json_body_keeps_the_seed_shape_and_accepts_iso_and_text_numbers(api: Te
         "series_id",
         "anomalies",
         "anomaly_scores",
+        "normalized_scores",
         "threshold",
         "model_info",
         "confidence",
     }
     assert first["anomalies"] == [False, True]
+    for raw, normalized in zip(first["anomaly_scores"], first["normalized_scores"], strict=True):
+        assert normalized == raw / (raw + first["threshold"])
+    assert first["normalized_scores"][0] < 0.5 < first["normalized_scores"][1]
+    assert document["results"][1]["normalized_scores"] == []
     assert document["results"][1]["anomaly_scores"] == []
 
 

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-
-from seriesguard.api.app import create_app
-from seriesguard.runtime import build_runtime
-from seriesguard.settings import Settings
-
-DAY = 86_400
-START = 1_700_006_400  # 2023-11-15 00:00 UTC
+from tests.integration.api.detector_rig import (
+    DAY,
+    START,
+    backend_uri,
+    daily_cycle,
+    detector_api,
+    predict,
+    train_and_promote,
+)
 
 
 # The real MLflow too: a seasonal model's params (a list of 168 x 2 numbers) travel as a model
@@ -25,51 +26,8 @@ START = 1_700_006_400  # 2023-11-15 00:00 UTC
 def api(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    uri = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/mlflow.db"
-    settings = Settings(
-        home=tmp_path,
-        mlflow_tracking_uri=uri,
-        min_training_points=100,
-        training_min_interval_seconds=0,
-    )
-    with TestClient(create_app(build_runtime(settings))) as client:
+    with detector_api(tmp_path, monkeypatch, uri=backend_uri(request.param, tmp_path)) as client:
         yield client
-
-
-def daily_cycle(days: int) -> tuple[list[int], list[float]]:
-    ts = np.arange(START, START + days * DAY, 300)
-    values = 20.0 + 10.0 * np.sin(2 * np.pi * (ts - START) / DAY)
-    values += np.random.default_rng(5).normal(0.0, 0.5, ts.size)
-    return ts.tolist(), values.tolist()
-
-
-def train_and_promote(api: TestClient, series: str, config: dict[str, Any]) -> dict[str, Any]:
-    ts, values = daily_cycle(4)
-    job = api.post(
-        f"/api/v1/training/{series}",
-        json={"timestamps": ts, "values": values, "config": config},
-    )
-    assert job.status_code == 202, job.text
-    status: dict[str, Any] = {}
-    for _ in range(400):
-        status = api.get(job.headers["location"]).json()
-        if status["status"] in ("completed", "failed"):
-            break
-    assert status["status"] == "completed", status
-    promoted = api.post(f"/api/v1/models/{series}/versions/1/promote", json={})
-    assert promoted.status_code == 200, promoted.text
-    versions = api.get(f"/api/v1/models/{series}").json()["versions"]
-    params: dict[str, Any] = versions[0]["params"]
-    return params
-
-
-def predict(api: TestClient, series: str, timestamp: int, value: float) -> dict[str, Any]:
-    answer = api.post(f"/api/v1/predict/{series}", json={"timestamp": timestamp, "value": value})
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
 
 
 def test_seasonal_model_flags_a_night_spike_the_noon_level_would_hide(api: TestClient) -> None:

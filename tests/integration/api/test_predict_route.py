@@ -69,6 +69,7 @@ def test_answer_has_the_seed_shape(api: TestClient) -> None:
         "timestamp": 1700000000.0,
         "anomaly": True,
         "anomaly_score": 3.25,
+        "normalized_score": 3.25 / (3.25 + 3.0),
         "threshold": 3.0,
         "model_info": {
             "version": "v3",
@@ -150,6 +151,25 @@ def test_body_rules_come_before_the_series_id(api: TestClient) -> None:
     assert bad_body["loc"] == ["body", "value"]
     bad_id = post(api, b'{"timestamp": 1, "value": "NaN"}', series="_bad$id")
     assert bad_id.json()["error"]["details"][0]["type"] == "series_id_pattern"
+
+
+@pytest.mark.parametrize("value", [10.0, 11.0, 4.0, 17.0, 40.0, -30.0, 1e300])
+def test_normalized_score_is_the_raw_score_on_a_0_to_1_scale(api: TestClient, value: float) -> None:
+    body = b'{"timestamp": 1700000000, "value": %s}' % repr(value).encode()
+    answer = post(api, body).json()
+    raw, threshold, normalized = (
+        answer["anomaly_score"],
+        answer["threshold"],
+        answer["normalized_score"],
+    )
+    assert normalized == raw / (raw + threshold)
+    assert 0.0 <= normalized <= 1.0
+    assert (normalized > 0.5) == answer["anomaly"]  # no point here is near the threshold
+
+
+def test_fallback_answers_a_normalized_score_too(api: TestClient) -> None:
+    answer = post(api, b'{"timestamp": 1, "value": 4}', series="ghost").json()
+    assert answer["normalized_score"] == 4.0 / (4.0 + answer["threshold"]) > 0.5
 
 
 def test_unknown_series_takes_the_fallback(api: TestClient) -> None:

@@ -42,7 +42,7 @@ def test_evaluate_writes_the_report_and_json(tmp_path: Path) -> None:
             "--nab",
             str(NAB_ROOT),
             "--detectors",
-            "zscore",
+            "zscore,residual,residual:rearm_points=0",
             "--files",
             SUBSET,
             "--out-md",
@@ -53,7 +53,7 @@ def test_evaluate_writes_the_report_and_json(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(out_json.read_text())
-    assert set(doc) == {"zscore", "_meta"}
+    assert set(doc) == {"zscore", "residual", "residual:rearm_points=0", "_meta"}
     row = doc["zscore"]
     assert {"standard", "low_fp", "low_fn", "precision", "recall", "f1"} <= set(row)
     for profile in ("standard", "low_fp", "low_fn"):
@@ -63,7 +63,10 @@ def test_evaluate_writes_the_report_and_json(tmp_path: Path) -> None:
     assert doc["_meta"]["files"] == 2
     assert doc["_meta"]["windows"] == 4
     text = out_md.read_text()
-    assert "| zscore |" in text
+    assert "| zscore |" in text and "| residual:rearm_points=0 |" in text
+    assert (
+        "Default algorithm of the platform (a training request naming none): **residual**" in text
+    )
     assert "Numenta HTM" in text and "tuned over the corpus per profile" in text
 
 

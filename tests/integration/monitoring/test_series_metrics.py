@@ -62,7 +62,11 @@ def samples(exposition: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 def train_and_promote(served: Served, series: str, values: np.ndarray) -> None:
     start = time.time() - 10 * 86_400
-    body = {"timestamps": (start + np.arange(values.size)).tolist(), "values": values.tolist()}
+    body = {
+        "timestamps": (start + np.arange(values.size)).tolist(),
+        "values": values.tolist(),
+        "config": {"algorithm": "statistical"},  # the rates below are the z-score's
+    }
     job = served.client.post(f"/api/v1/training/{series}", json=body)
     assert job.status_code == 202, job.text
     for _ in range(400):

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from tests.otlp_collector import CollectedSpan, OtlpCollector
 from tests.rabbit import AMQP_URL, delete_topology
 
+from seriesguard.core.detectors import DEFAULT_ALGORITHM
 from seriesguard.core.jobs import JobStatus
 from seriesguard.core.validation import PointLimits
 from seriesguard.observability.tracing import Tracing, create_tracing
@@ -149,7 +150,7 @@ def test_a_training_job_is_one_trace_from_request_to_registration(
     assert job.attributes == {
         "job.id": job_id,
         "series.id": "pump-7.x",
-        "job.algorithm": "statistical",
+        "job.algorithm": DEFAULT_ALGORITHM,
         "job.attempt": 1,
     }
     assert all(span.status != "error" for span in spans.values())

@@ -254,11 +254,13 @@ def test_mlflow_user_loads_the_production_model(
     values = np.concatenate([np.linspace(0, 30, 50), [-100.0, 13.0, 1e6]])
     timestamps = [f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z" for i in range(values.size)]
     answer = model.predict(pd.DataFrame({"timestamp": timestamps, "value": values}))
-    assert list(answer.columns) == ["anomaly", "anomaly_score"]
+    assert list(answer.columns) == ["anomaly", "anomaly_score", "normalized_score"]
     assert answer["anomaly"].dtype == bool and answer["anomaly_score"].dtype == np.float64
     epoch = parse_timestamps(timestamps)
     np.testing.assert_array_equal(answer["anomaly_score"], detector.score(values, epoch))
     np.testing.assert_array_equal(answer["anomaly"], detector.predict(values, epoch))
+    raw = answer["anomaly_score"].to_numpy()
+    np.testing.assert_array_equal(answer["normalized_score"], raw / (raw + detector.threshold))
     assert answer["anomaly"].any() and not answer["anomaly"].all()
 
     mv = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(

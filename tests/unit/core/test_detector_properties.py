@@ -40,7 +40,14 @@ HYPER_LOC = ("body", "config", "hyperparameters")
 VALUE = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 PROBE = st.floats(-1e200, 1e200, allow_nan=False, allow_infinity=False)
 SIGMA = st.floats(1e-3, 1e3) | st.integers(1, 100)
-NAME = st.sampled_from(sorted(ALGORITHMS))
+# The detectors whose threshold is a number of sigmas and whose score of a point does not depend
+# on the points before it; stateful ones have their own properties (test_stateful_detectors.py).
+SIGMA_ALGORITHMS = sorted(
+    name
+    for name, cls in ALGORITHMS.items()
+    if "threshold_sigma" in cls.hyperparameter_names and not cls.stateful
+)
+NAME = st.sampled_from(SIGMA_ALGORITHMS)
 INFO = ModelInfo("v1", "production", "mlflow_trained", "test", "high")
 
 

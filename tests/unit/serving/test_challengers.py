@@ -163,6 +163,7 @@ def test_batch_scores_each_point_with_the_version_that_answers_it() -> None:
     ]
     assert scores.anomalies.tolist() == [a["anomaly"] for a in singles]
     np.testing.assert_allclose(scores.scores, [a["anomaly_score"] for a in singles])
+    np.testing.assert_allclose(scores.normalized, [a["normalized_score"] for a in singles])
     count_batch(stub.stats, scores, seconds=0.01)
     rows = stub.rows()
     answered_by_canary = int(scores.canary[0].mask.sum())
@@ -200,7 +201,7 @@ def test_batch_without_canaries_keeps_its_shape() -> None:
     scores = score_batch(stub, batch(["plain"], values()[:10], timestamps()[:10]))  # type: ignore[arg-type]
     assert scores.canary == {} and scores.canary_rows() is None
     table = pa.ipc.open_stream(pa.py_buffer(bytes(arrow_answer(scores)))).read_all()
-    assert table.column_names == ["anomaly", "anomaly_score"]
+    assert table.column_names == ["anomaly", "anomaly_score", "normalized_score"]
     assert "canary" not in orjson.loads(json_answer(scores))["results"][0]
 
 

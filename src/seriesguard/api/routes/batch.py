@@ -74,7 +74,8 @@ _OPENAPI = {
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "JSON: one result per series item. Arrow: one row per request row "
-        "(`anomaly`, `anomaly_score`), per-series facts as JSON in the schema metadata "
+        "(`anomaly`, `anomaly_score`, `normalized_score`), per-series facts as JSON in the "
+        "schema metadata "
         "`seriesguard.series`. The format follows `Accept`, else the request's.",
         "content": {ARROW_MEDIA_TYPE: _ARROW_BODY},
     },

@@ -30,6 +30,7 @@ from seriesguard.api.deps import allow
 from seriesguard.api.fast_json import JSON_MEDIA_TYPE, NO_BODY, json_body
 from seriesguard.api.schemas import PredictRequest, PredictResponse
 from seriesguard.core.authz import Permission
+from seriesguard.core.detectors import normalized_score
 from seriesguard.core.errors import InvalidInput, NotFound
 from seriesguard.core.monitoring import FALLBACK_VERSION
 from seriesguard.core.series import check_series_id
@@ -90,13 +91,15 @@ def answer_bytes(
 ) -> bytes:
     """The JSON of a prediction (``PredictResponse``), the route's and the fast path's."""
     info = scorer.info
+    threshold = float(scorer.detector.threshold)
     return orjson.dumps(
         {
             "series_id": series_id,
             "timestamp": timestamp,
             "anomaly": bool(anomaly),
             "anomaly_score": float(score),
-            "threshold": float(scorer.detector.threshold),
+            "normalized_score": normalized_score(score, threshold),
+            "threshold": threshold,
             "model_info": info.as_model_info(),
             "confidence": info.confidence,
         }

@@ -21,6 +21,7 @@ from seriesguard.api.paging import Limit, Offset
 from seriesguard.api.schemas import JobOut, JobPage, Timestamp
 from seriesguard.core.audit import AuditAction
 from seriesguard.core.authz import Permission, Principal
+from seriesguard.core.detectors import DEFAULT_ALGORITHM
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.jobs import DEFAULT_PRIORITY, Job, JobStatus
 from seriesguard.core.series import check_series_id
@@ -208,7 +209,7 @@ async def submit_arrow(
     training: TrainingDep,
     response: Response,
     caller: Annotated[Principal, allow(Permission.TRAIN)],
-    algorithm: str = "statistical",
+    algorithm: str = DEFAULT_ALGORITHM,
     priority: int = DEFAULT_PRIORITY,
     hyperparameters: Annotated[
         str | None, Query(description='JSON object, e.g. {"threshold_sigma": 3}')

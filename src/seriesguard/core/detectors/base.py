@@ -29,6 +29,10 @@ class Detector(ABC):
     __slots__ = ()  # subclasses may use slots: 285,000 of them stay resident
     algorithm: ClassVar[str]
     hyperparameter_names: ClassVar[frozenset[str]] = frozenset()
+    # A stateful detector scores a point against what it has seen of the live stream (an
+    # exponentially weighted baseline, the previous value): ``score_one`` and ``score_stream``
+    # advance that live state, ``score`` never does. Stateless ones score each point alone.
+    stateful: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -39,11 +43,27 @@ class Detector(ABC):
 
     @abstractmethod
     def score(self, values: FloatArray, timestamps: FloatArray) -> FloatArray:
-        """Raw anomaly score of each point; the point is anomalous above ``threshold``."""
+        """Raw anomaly score of each point; the point is anomalous above ``threshold``.
+
+        Pure: a stateful detector scores the points as the continuation of its training window
+        (from its fitted state), whatever live traffic it has seen, and changes nothing."""
 
     @abstractmethod
     def score_one(self, value: float, timestamp: float) -> float:
-        """Score of one point without numpy overhead: the predictor's hot path."""
+        """Score of one live point without numpy overhead: the predictor's hot path. A
+        stateful detector advances its live state with the point."""
+
+    def training_scores(self, values: FloatArray, timestamps: FloatArray) -> FloatArray:
+        """Scores of the training window as the model saw it while fitting: what its
+        anomaly-rate baseline and its training plot count. A stateful detector replays the
+        window from the state before it (``score`` would judge it from the state after it);
+        a stateless one scores it with ``score``."""
+        return self.score(values, timestamps)
+
+    def score_stream(self, values: FloatArray, timestamps: FloatArray) -> FloatArray:
+        """Scores of live points in time order, as ``score_one`` one after the other would
+        give them: a batch predict. Stateless detectors score them with ``score``."""
+        return self.score(values, timestamps)
 
     @property
     @abstractmethod
@@ -61,6 +81,16 @@ class Detector(ABC):
 
     def check(self) -> None:  # noqa: B027 - optional hook
         """Raise ValueError when parameters given from outside (an import) cannot serve."""
+
+    def normalized(self, raw: float) -> float:
+        """The raw score on the [0, 1] scale shared by every detector (see normalized_score)."""
+        return normalized_score(raw, self.threshold)
+
+    def band(self, timestamps: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+        """``(centre, half_width)`` at each timestamp: the value the model expects and how far
+        from it a point may go before it is flagged, for plots. None when the detector's rule
+        is no distance from an expected value (or flags nothing)."""
+        return None
 
     def predict(self, values: FloatArray, timestamps: FloatArray) -> BoolArray:
         return self.score(values, timestamps) > self.threshold
@@ -80,6 +110,42 @@ class Detector(ABC):
                 rule="unknown_hyperparameter",
                 loc=("body", "config", "hyperparameters", unknown[0]),
             )
+
+
+def normalized_score(raw: float, threshold: float) -> float:
+    """``raw / (raw + threshold)``: 0 for a point the model expects exactly, 0.5 at the
+    detector's threshold, towards 1 as the point goes further out, whatever the algorithm or the
+    series' scale. So a normalised score means the same on every series: above 0.5 the point is
+    flagged, and 0.75 is three times its threshold's distance, on a z-score and a forest alike."""
+    if not raw > 0.0:  # negative, zero or NaN
+        return 0.0
+    if raw == math.inf:
+        return 1.0
+    return raw / (raw + threshold) if threshold > 0.0 else 1.0
+
+
+def normalized_scores(scores: FloatArray, threshold: float | FloatArray) -> FloatArray:
+    """:func:`normalized_score` of every element; ``threshold`` is one number or one per
+    score (a batch answered by several versions)."""
+    raw = np.maximum(scores, 0.0)  # this argument order turns -0.0 into 0.0
+    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), raw.shape)
+    with np.errstate(all="ignore"):
+        normalized: FloatArray = raw / (raw + thresholds)
+    # One pass for the common case; NaN or infinite scores and thresholds <= 0 (neither comes
+    # from a checked model) are the only inputs the plain ratio gets wrong.
+    if raw.size and not (thresholds.min() > 0.0 and np.isfinite(normalized).all()):
+        return _normalized_edges(scores, thresholds)
+    return normalized
+
+
+def _normalized_edges(scores: FloatArray, thresholds: FloatArray) -> FloatArray:
+    raw = np.where(np.isnan(scores), 0.0, np.maximum(scores, 0.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = raw + thresholds
+        # An infinite score, or a sum past float range, is as far out as a point gets: 1.
+        ratio = np.where(np.isfinite(total), raw / total, 1.0)
+    normalized: FloatArray = np.where(raw > 0.0, np.where(thresholds > 0.0, ratio, 1.0), 0.0)
+    return normalized
 
 
 def positive_float(hyperparameters: Mapping[str, Any], name: str, default: float) -> float:

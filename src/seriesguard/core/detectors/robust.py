@@ -95,6 +95,12 @@ class RobustDetector(Detector):
     def score_one(self, value: float, timestamp: float) -> float:
         return abs(value - self.median) / self.scale if self.scale > 0 else 0.0
 
+    def band(self, timestamps: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+        if not self.scale > 0:  # scores are all 0: nothing is ever flagged, no band to show
+            return None
+        centre = np.full(timestamps.shape, self.median, dtype=np.float64)
+        return centre, np.full(timestamps.shape, self.threshold_sigma * self.scale)
+
     def check(self) -> None:
         if not self.scale > 0:
             raise ValueError(f"scale must be > 0, got {self.scale}")

@@ -119,6 +119,15 @@ class SeasonalDetector(Detector):
         spread = self.spreads[b]
         return abs(value - centres[b]) / spread if spread > 0 else 0.0
 
+    def band(self, timestamps: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+        spreads = np.frombuffer(self.spreads, dtype=np.float64)
+        if not np.all(spreads > 0):  # a zero spread flags nothing (score 0): no band to draw
+            return None
+        index = _bucket_of(timestamps, len(self.centres))  # the bucket score() uses
+        centres = np.frombuffer(self.centres, dtype=np.float64)
+        half_width: FloatArray = self.threshold_sigma * spreads[index]
+        return centres[index], half_width
+
     def check(self) -> None:
         n = len(self.centres)
         if n not in (1, *BUCKETS.values()) or len(self.spreads) != n:

@@ -67,6 +67,12 @@ class ZScoreDetector(Detector):
     def score_one(self, value: float, timestamp: float) -> float:
         return abs(value - self.mean) / self.std if self.std > 0 else 0.0
 
+    def band(self, timestamps: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+        if not self.std > 0:  # scores are all 0: nothing is ever flagged, no band to show
+            return None
+        centre = np.full(timestamps.shape, self.mean, dtype=np.float64)
+        return centre, np.full(timestamps.shape, self.threshold_sigma * self.std)
+
     def check(self) -> None:
         if not self.std > 0:
             raise ValueError(f"std must be > 0, got {self.std}")

@@ -79,6 +79,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_security.py
 	$(BIN)/python benchmarks/bench_monitoring.py
 	$(BIN)/python benchmarks/bench_history.py
+	$(BIN)/python benchmarks/bench_detectors.py
+	$(BIN)/python benchmarks/bench_evaluate.py
 	$(BIN)/python benchmarks/report.py
 
 clean:

@@ -28,6 +28,8 @@ ORDER = (
     "registration",
     "topology",
     "security",
+    "detectors",
+    "evaluation",
     "monitoring",
     "history",
 )

@@ -161,7 +161,11 @@ def test_shadow_pipeline_fails_and_alerts_when_the_challenger_is_rejected(
     with live_api.client() as client:
         # A detector that calls nearly everything an anomaly disagrees with the champion.
         challenger = train_version(
-            client, series_id, phase=2.0, hyperparameters={"threshold_sigma": 0.05}
+            client,
+            series_id,
+            phase=2.0,
+            algorithm="statistical",
+            hyperparameters={"threshold_sigma": 0.05},
         )
         with Traffic(client, series_id):
             run = dag.test(

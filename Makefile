@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-dags airflow-constraints lint typecheck bench clean promtool
+.PHONY: run test test-dags test-k8s airflow-constraints lint typecheck bench clean promtool
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/seriesguard serve --host $(HOST) --port $(PORT)
 
-# The DAG tests run after the main suite (a failure there stops make with its exit code).
+# The DAG tests, then the offline Kubernetes checks, run after the main suite (a failure
+# there stops make with its exit code).
 test: $(STAMP) promtool
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests \
+	  --ignore=tests/deploy/test_k8s_render.py --ignore=tests/deploy/test_k8s_consistency.py
 	$(MAKE) test-dags
+	$(MAKE) test-k8s
 
 # Airflow 3.3.2 pins fastapi<0.137, so the DAGs live in their own venv: Airflow, the
 # client's dependencies, and seriesguard with --no-deps (the DAGs use only its client).
@@ -37,6 +40,29 @@ $(AIRFLOW_STAMP): deploy/airflow/requirements.txt deploy/airflow/constraints.txt
 # pytest exits 5 when it collects nothing: make fails on it like on any other non-zero.
 test-dags: $(STAMP) $(AIRFLOW_STAMP)
 	$(AIRFLOW_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_dags
+
+# deploy/k8s validated offline: kubectl kustomize, kubernetes-validate --strict (core kinds),
+# the Istio/Argo CD models made strict (Node, deploy/k8s/validate), the kserve SDK's models
+# (own venv: kserve and Airflow cannot share one), check-jsonschema on the CI workflow, and the
+# manifests against the code. Here the tests fail, not skip, when the tooling is missing.
+K8S_VALIDATE := deploy/k8s/validate
+NODE_STAMP := $(K8S_VALIDATE)/node_modules/.installed
+KSERVE_VENV := .venv-kserve
+KSERVE_STAMP := $(KSERVE_VENV)/.installed
+
+$(NODE_STAMP): $(K8S_VALIDATE)/package.json $(K8S_VALIDATE)/package-lock.json
+	cd $(K8S_VALIDATE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+$(KSERVE_STAMP): $(K8S_VALIDATE)/kserve-requirements.txt
+	test -x $(KSERVE_VENV)/bin/python || $(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	  -r $(K8S_VALIDATE)/kserve-requirements.txt
+	touch $(KSERVE_STAMP)
+
+test-k8s: $(STAMP) $(NODE_STAMP) $(KSERVE_STAMP)
+	SERIESGUARD_K8S_TOOLING=required $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/deploy/test_k8s_render.py tests/deploy/test_k8s_consistency.py
 
 # Re-pin the Airflow venv after changing deploy/airflow/requirements.txt.
 airflow-constraints:
@@ -61,8 +87,8 @@ promtool: $(STAMP)
 	  exit 1; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks deploy/airflow/dags tests_dags
-	$(BIN)/ruff format --check src tests benchmarks deploy/airflow/dags tests_dags
+	$(BIN)/ruff check src tests benchmarks deploy/airflow/dags deploy/k8s/tools tests_dags
+	$(BIN)/ruff format --check src tests benchmarks deploy/airflow/dags deploy/k8s/tools tests_dags
 	$(BIN)/mypy src
 
 # Every benchmark writes its figures into benchmarks/results.json; report.py renders them
@@ -84,4 +110,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/report.py
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) .seriesguard .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(KSERVE_VENV) $(K8S_VALIDATE)/node_modules .seriesguard .mypy_cache .ruff_cache

@@ -104,18 +104,18 @@ def test_kubernetes_validate_strict_refuses_a_misspelled_field() -> None:
 # --- Istio and Argo CD: the Node validator ------------------------------------------------
 
 
-def node_validate(text: str) -> tuple[int, list[dict[str, Any]]]:
-    need(NODE_MODULES, "the Node validator's packages")
+def run_validator(command: list[str], text: str) -> tuple[int, list[dict[str, Any]]]:
+    """Feed the rendered YAML to a validator on stdin: its exit code and its JSON lines."""
     result = subprocess.run(
-        ["node", str(NODE_VALIDATOR), "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [*command, "-"], input=text, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode in (0, 1), result.stderr
     return result.returncode, [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def node_validate(text: str) -> tuple[int, list[dict[str, Any]]]:
+    need(NODE_MODULES, "the Node validator's packages")
+    return run_validator(["node", str(NODE_VALIDATOR)], text)
 
 
 def test_istio_and_argo_cd_resources_validate_strictly() -> None:
@@ -158,16 +158,7 @@ def test_node_validator_rejects_a_misspelled_field(kind: str, misspell: Any) -> 
 
 def kserve_validate(text: str) -> tuple[int, list[dict[str, Any]]]:
     need(KSERVE_PYTHON, "the kserve venv")
-    result = subprocess.run(
-        [str(KSERVE_PYTHON), str(KSERVE_VALIDATOR), "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode in (0, 1), result.stderr
-    return result.returncode, [json.loads(line) for line in result.stdout.splitlines()]
+    return run_validator([str(KSERVE_PYTHON), str(KSERVE_VALIDATOR)], text)
 
 
 def inference_services() -> list[dict[str, Any]]:

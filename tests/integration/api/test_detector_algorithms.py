@@ -3,8 +3,6 @@ trained by the worker, registered, promoted, served by the predictor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,35 +10,27 @@ from fastapi.testclient import TestClient
 from tests.integration.api.detector_rig import (
     DAY,
     START,
-    backend_uri,
     daily_cycle,
-    detector_api,
     predict,
     train_and_promote,
 )
 
 
-# The real MLflow too: a seasonal model's params (a list of 168 x 2 numbers) travel as a model
-# version tag and its pyfunc artifact, both read back by the predictor.
-@pytest.fixture(params=["memory", "mlflow"])
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    with detector_api(tmp_path, monkeypatch, uri=backend_uri(request.param, tmp_path)) as client:
-        yield client
-
-
-def test_seasonal_model_flags_a_night_spike_the_noon_level_would_hide(api: TestClient) -> None:
-    params = train_and_promote(api, "cycle", {"algorithm": "seasonal"})
+def test_seasonal_model_flags_a_night_spike_the_noon_level_would_hide(
+    registry_api: TestClient,
+) -> None:
+    params = train_and_promote(registry_api, "cycle", {"algorithm": "seasonal"})
     assert len(params["centres"]) == 24 and params["period"] == "auto"
     trough = START + 5 * DAY + 18 * 3600  # sin = -1 at 18:00: the level is about 10
-    assert predict(api, "cycle", trough, 10.2)["anomaly"] is False
-    assert predict(api, "cycle", trough, 20.0)["anomaly"] is True  # the daily mean, at night
+    assert predict(registry_api, "cycle", trough, 10.2)["anomaly"] is False
+    assert (
+        predict(registry_api, "cycle", trough, 20.0)["anomaly"] is True
+    )  # the daily mean, at night
 
 
-def test_calibrated_robust_model_keeps_its_rate_in_the_params(api: TestClient) -> None:
+def test_calibrated_robust_model_keeps_its_rate_in_the_params(registry_api: TestClient) -> None:
     config = {"algorithm": "robust", "hyperparameters": {"target_false_alarm_rate": 0.01}}
-    params = train_and_promote(api, "calibrated", config)
+    params = train_and_promote(registry_api, "calibrated", config)
     assert params["target_false_alarm_rate"] == 0.01
     assert params["threshold_sigma"] != 3.5  # the calibrated threshold, not the default
 
@@ -55,9 +45,11 @@ def test_calibrated_robust_model_keeps_its_rate_in_the_params(api: TestClient) -
         ),
     ],
 )
-def test_bad_hyperparameters_are_422(api: TestClient, config: dict[str, Any], name: str) -> None:
+def test_bad_hyperparameters_are_422(
+    registry_api: TestClient, config: dict[str, Any], name: str
+) -> None:
     ts, values = daily_cycle(1)
-    answer = api.post(
+    answer = registry_api.post(
         "/api/v1/training/bad", json={"timestamps": ts, "values": values, "config": config}
     )
     assert answer.status_code == 422, answer.text

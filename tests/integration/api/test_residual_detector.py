@@ -4,30 +4,17 @@ keeps the series' forecast state across requests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from tests.integration.api.detector_rig import (
     DAY,
     START,
-    backend_uri,
-    detector_api,
     train_and_promote,
 )
 
 STEP = 300
-
-
-@pytest.fixture(params=["memory", "mlflow"])
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    with detector_api(tmp_path, monkeypatch, uri=backend_uri(request.param, tmp_path)) as client:
-        yield client
 
 
 def _cycle(start: int, n: int, seed: int) -> tuple[list[int], list[float]]:
@@ -37,13 +24,13 @@ def _cycle(start: int, n: int, seed: int) -> tuple[list[int], list[float]]:
     return ts.tolist(), values.tolist()
 
 
-def _train(api: TestClient, series: str) -> dict[str, Any]:
+def _train(registry_api: TestClient, series: str) -> dict[str, Any]:
     points = _cycle(START, 3 * 288, seed=1)
-    return train_and_promote(api, series, {"algorithm": "residual"}, points=points)
+    return train_and_promote(registry_api, series, {"algorithm": "residual"}, points=points)
 
 
-def test_the_predictor_keeps_the_forecast_state_between_requests(api: TestClient) -> None:
-    params = _train(api, "pump-7")
+def test_the_predictor_keeps_the_forecast_state_between_requests(registry_api: TestClient) -> None:
+    params = _train(registry_api, "pump-7")
     assert (
         len(params["seasonal"]) == 24 and params["last_timestamp"] == START + (3 * 288 - 1) * STEP
     )
@@ -51,7 +38,9 @@ def test_the_predictor_keeps_the_forecast_state_between_requests(api: TestClient
     answers = []
     for i, (t, v) in enumerate(zip(ts, values, strict=True)):
         shifted = v + (6.0 if i >= 60 else 0.0)  # the level steps up and stays
-        answer = api.post("/api/v1/predict/pump-7", json={"timestamp": t, "value": shifted})
+        answer = registry_api.post(
+            "/api/v1/predict/pump-7", json={"timestamp": t, "value": shifted}
+        )
         assert answer.status_code == 200, answer.text
         answers.append(answer.json())
     flagged = [i for i, a in enumerate(answers) if a["anomaly"]]

@@ -40,7 +40,7 @@ from seriesguard.core.detectors.residual_params import (
 )
 from seriesguard.core.detectors.residual_state import ResidualState, Smoothing
 from seriesguard.core.detectors.robust import robust_scale
-from seriesguard.core.detectors.seasonal import _bucket_of, _profile, buckets_for
+from seriesguard.core.detectors.seasonal import bucket_of, buckets_for, hour_profile
 
 # The scale never falls below this fraction of the training window's spread: a stretch of
 # identical values must not make the next ordinary wiggle look like a thousand sigmas.
@@ -129,7 +129,7 @@ class ResidualDetector(Detector):
         residual that reaches the threshold: where the model stood at the end of training."""
         state = self.fitted
         offsets = np.frombuffer(state.seasonal, dtype=np.float64)
-        centre: FloatArray = state.level + offsets[_bucket_of(timestamps, len(offsets))]
+        centre: FloatArray = state.level + offsets[bucket_of(timestamps, len(offsets))]
         return centre, np.full(timestamps.shape, self.threshold_value * state.scale)
 
     def reset(self) -> None:
@@ -195,8 +195,8 @@ def initial_state(values: FloatArray, timestamps: FloatArray, *, period: str) ->
     median), the level of the deseasonalised window, and the mean step between points as the
     first scale."""
     n = buckets_for(period, timestamps)
-    index = _bucket_of(timestamps, n)
-    centres = np.frombuffer(_profile(values, index, n)[0], dtype=np.float64)
+    index = bucket_of(timestamps, n)
+    centres = np.frombuffer(hour_profile(values, index, n)[0], dtype=np.float64)
     offsets = centres - np.median(centres) if n > 1 else np.zeros(1)
     level = float(np.median(values - offsets[index]))
     spread = robust_scale(np.abs(values - np.median(values)))

@@ -16,7 +16,7 @@ from typing import Any
 
 from seriesguard.core.detectors.base import positive_float
 from seriesguard.core.detectors.calibration import TARGET_RATE, valid_rate
-from seriesguard.core.detectors.seasonal import BUCKETS, PERIODS, _period
+from seriesguard.core.detectors.seasonal import BUCKETS, PERIODS, read_period
 from seriesguard.core.errors import InvalidInput
 
 DEFAULTS: dict[str, Any] = {
@@ -39,7 +39,7 @@ def read_hyperparameters(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
     for name in SMOOTHINGS:
         chosen[name] = _weight(chosen[name], name=name)
     chosen["rearm_points"] = _rearm(chosen["rearm_points"])
-    chosen["period"] = _period(chosen)
+    chosen["period"] = read_period(chosen)
     rate = chosen[TARGET_RATE]
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not valid_rate(rate):
         raise InvalidInput(

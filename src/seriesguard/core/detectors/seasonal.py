@@ -70,9 +70,9 @@ class SeasonalDetector(Detector):
         cls.check_hyperparameters(hyperparameters)
         sigma = positive_float(hyperparameters, "threshold_sigma", DEFAULT_THRESHOLD_SIGMA)
         rate = target_rate(hyperparameters)
-        period = _period(hyperparameters)
+        period = read_period(hyperparameters)
         n_buckets = buckets_for(period, timestamps)
-        centres, spreads = _profile(values, _bucket_of(timestamps, n_buckets), n_buckets)
+        centres, spreads = hour_profile(values, bucket_of(timestamps, n_buckets), n_buckets)
         detector = cls(centres=centres, spreads=spreads, threshold_sigma=sigma, period=period)
         if rate is None:
             return detector
@@ -91,7 +91,7 @@ class SeasonalDetector(Detector):
         super(SeasonalDetector, cls).check_hyperparameters(hyperparameters)
         positive_float(hyperparameters, "threshold_sigma", DEFAULT_THRESHOLD_SIGMA)
         target_rate(hyperparameters)
-        _period(hyperparameters)
+        read_period(hyperparameters)
 
     def score(self, values: FloatArray, timestamps: FloatArray) -> FloatArray:
         n = len(self.centres)
@@ -100,7 +100,7 @@ class SeasonalDetector(Detector):
         if n == 1:
             centre, spread = centres[0], spreads[0]
         else:
-            index = _bucket_of(timestamps, n)
+            index = bucket_of(timestamps, n)
             centre, spread = centres[index], spreads[index]
         with np.errstate(divide="ignore", invalid="ignore"):
             scores: FloatArray = np.abs(values - centre) / spread
@@ -123,7 +123,7 @@ class SeasonalDetector(Detector):
         spreads = np.frombuffer(self.spreads, dtype=np.float64)
         if not np.all(spreads > 0):  # a zero spread flags nothing (score 0): no band to draw
             return None
-        index = _bucket_of(timestamps, len(self.centres))  # the bucket score() uses
+        index = bucket_of(timestamps, len(self.centres))  # the bucket score() uses
         centres = np.frombuffer(self.centres, dtype=np.float64)
         half_width: FloatArray = self.threshold_sigma * spreads[index]
         return centres[index], half_width
@@ -187,7 +187,7 @@ def buckets_for(period: str, timestamps: FloatArray) -> int:
     return 1
 
 
-def _period(hyperparameters: Mapping[str, Any]) -> str:
+def read_period(hyperparameters: Mapping[str, Any]) -> str:
     raw = hyperparameters.get("period", "auto")
     if not isinstance(raw, str) or raw not in PERIODS:
         raise InvalidInput(
@@ -198,7 +198,7 @@ def _period(hyperparameters: Mapping[str, Any]) -> str:
     return raw
 
 
-def _bucket_of(timestamps: FloatArray, n: int) -> IntArray:
+def bucket_of(timestamps: FloatArray, n: int) -> IntArray:
     """Bucket of each timestamp, the same float arithmetic as score_one (bit for bit)."""
     if n == 1:
         return np.zeros(timestamps.shape, dtype=np.int64)
@@ -209,7 +209,7 @@ def _bucket_of(timestamps: FloatArray, n: int) -> IntArray:
     return index
 
 
-def _profile(values: FloatArray, index: IntArray, n: int) -> tuple[array[float], array[float]]:
+def hour_profile(values: FloatArray, index: IntArray, n: int) -> tuple[array[float], array[float]]:
     """Per-bucket median and shrunk spread."""
     global_median = float(np.median(values))
     global_scale = robust_scale(np.abs(values - global_median))

@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-dags test-k8s airflow-constraints lint typecheck bench clean promtool
+.PHONY: run test test-browser test-dags test-k8s airflow-constraints lint typecheck bench clean \
+  promtool chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +18,17 @@ run: $(STAMP)
 	$(BIN)/seriesguard serve --host $(HOST) --port $(PORT)
 
 # The DAG tests, then the offline Kubernetes checks, run after the main suite (a failure
-# there stops make with its exit code).
-test: $(STAMP) promtool
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests \
+# there stops make with its exit code). The browser tests (tests/browser) run inside the main
+# suite and fail, not skip, when Chromium is missing; their screenshots go to test-artifacts/.
+test: $(STAMP) promtool chromium
+	SERIESGUARD_BROWSER=required $(BIN)/python -m pytest -q -p no:cacheprovider tests \
 	  --ignore=tests/deploy/test_k8s_render.py --ignore=tests/deploy/test_k8s_consistency.py
 	$(MAKE) test-dags
 	$(MAKE) test-k8s
+
+# The dashboard's browser tests alone (headless Chromium through Playwright).
+test-browser: $(STAMP) chromium
+	SERIESGUARD_BROWSER=required $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
 
 # Airflow 3.3.2 pins fastapi<0.137, so the DAGs live in their own venv: Airflow, the
 # client's dependencies, and seriesguard with --no-deps (the DAGs use only its client).
@@ -84,6 +90,19 @@ promtool: $(STAMP)
 	  dpkg-deb -x prometheus_*.deb root && \
 	  install -m 0755 root/usr/bin/promtool "$(abspath $(BIN))/promtool"; \
 	} || { echo "promtool: not on PATH, and Debian's prometheus package could not be fetched" >&2; \
+	  exit 1; }
+
+# The browser tests drive Debian's chromium (Playwright's own download, `playwright install`,
+# is never used). One on PATH, or named by SERIESGUARD_CHROMIUM, is used as is; otherwise root
+# installs the package, refreshing the package lists (once) only if that first install fails.
+chromium:
+	@command -v chromium >/dev/null || test -x "$${SERIESGUARD_CHROMIUM:-/nonexistent}" || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium; }; }; \
+	} || { echo "chromium: not on PATH and not installable here (not root, or no apt-get);" \
+	  "install Debian's chromium package or set SERIESGUARD_CHROMIUM to a Chromium binary" >&2; \
 	  exit 1; }
 
 lint: $(STAMP)

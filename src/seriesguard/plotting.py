@@ -10,9 +10,7 @@ every flagged point is drawn: those are what the operator is looking for.
 from __future__ import annotations
 
 import io
-import math
 import threading
-from dataclasses import dataclass
 from typing import Literal
 
 import matplotlib.dates as mdates
@@ -22,30 +20,31 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from seriesguard.core.detectors.base import Detector, FloatArray
+from seriesguard.plot_data import (
+    BUCKETS,
+    Band,
+    detector_band,
+    flagged_training,
+    min_max_indices,
+    step_points,
+)
+
+# the pure helpers live in plot_data (no matplotlib there); importable from here as before
+__all__ = [
+    "BUCKETS",
+    "FLAGGED_GID",
+    "Band",
+    "build_training_figure",
+    "detector_band",
+    "min_max_indices",
+    "render_training_plot",
+    "step_points",
+]
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 500, 100
 DOWNSAMPLE_ABOVE = 5_000
-BUCKETS = 1_000  # about one per pixel column of the plot area
 FLAGGED_GID = "flagged-points"
-SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 LINE_COLOR, MEAN_COLOR, BAND_COLOR, FLAG_COLOR = "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"
-
-IntArray = np.ndarray[tuple[int], np.dtype[np.intp]]
-
-
-# What each algorithm's band is centred on, for the legend; their thresholds are in sigmas.
-CENTRE_NAMES = {"statistical": "mean", "robust": "median", "seasonal": "profile"}
-
-
-@dataclass(frozen=True)
-class Band:
-    """The normal range at each timestamp (``Detector.band``), with its legend labels."""
-
-    centre: FloatArray
-    half_width: FloatArray
-    centre_label: str
-    label: str
-
 
 _RENDER_LOCK = threading.Lock()
 
@@ -91,8 +90,7 @@ def build_training_figure(
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    in_training = detector.training_scores(vs, ts) > detector.threshold if vs.size else vs > 0
-    flagged = np.flatnonzero(in_training)
+    flagged = flagged_training(detector, ts, vs)
     days = _to_date_numbers(ts)
     _draw_series(axes, days, vs)
     _draw_reference(axes, detector_band(detector, ts), days, vs)
@@ -108,60 +106,6 @@ def build_training_figure(
         ),
     )
     return figure
-
-
-def min_max_indices(values: FloatArray, *, buckets: int = BUCKETS) -> IntArray:
-    """Indices of the minimum and maximum of each of ``buckets`` equal slices, in order.
-
-    Drawing these instead of every point keeps spikes (the interesting part) visible,
-    where striding or averaging would hide them.
-    """
-    count = values.shape[0]
-    if count <= 2 * buckets:
-        return np.arange(count, dtype=np.intp)
-    size = math.ceil(count / buckets)
-    padded = size * buckets
-    low = np.full(padded, np.inf)
-    high = np.full(padded, -np.inf)
-    low[:count] = np.nan_to_num(values, nan=np.inf)
-    high[:count] = np.nan_to_num(values, nan=-np.inf)
-    starts = np.arange(buckets) * size
-    picks = np.concatenate(
-        [
-            starts + np.argmin(low.reshape(buckets, size), axis=1),
-            starts + np.argmax(high.reshape(buckets, size), axis=1),
-            [0, count - 1],
-        ]
-    )
-    picks = picks[picks < count]
-    return np.unique(picks)
-
-
-def detector_band(detector: Detector, timestamps: FloatArray) -> Band | None:
-    """The detector's band over ``timestamps`` (None: it has none, or there are no points)."""
-    band = detector.band(timestamps) if timestamps.size else None
-    if band is None:
-        return None
-    centre, half_width = band
-    name = CENTRE_NAMES.get(detector.algorithm)
-    if name is None:  # an algorithm whose threshold need not be in sigmas
-        return Band(centre, half_width, centre_label="expected", label="normal range")
-    label = f"{name} \N{PLUS-MINUS SIGN} {detector.threshold:g}{SIGMA}"
-    return Band(centre, half_width, centre_label=name, label=label)
-
-
-def step_points(first: FloatArray, *others: FloatArray) -> IntArray:
-    """Indices where any of the equal-length arrays changes, plus the first and last: drawn
-    as steps that hold each value until the next change, they trace the arrays exactly with
-    few points (2 for a constant band, one per hour for a seasonal one, not one per point)."""
-    count = first.shape[0]
-    if count <= 2:
-        return np.arange(count, dtype=np.intp)
-    changed = np.zeros(count, dtype=np.bool_)
-    changed[[0, -1]] = True
-    for values in (first, *others):
-        changed[1:] |= values[1:] != values[:-1]
-    return np.flatnonzero(changed)
 
 
 def _to_date_numbers(timestamps: FloatArray) -> FloatArray:

@@ -164,6 +164,14 @@ class Settings(OrchestrationSettings):
     catalog_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often the predictor looks for catalog changes."
     )
+    fleet_overview_max_age_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How old the fleet overview's whole-table figures (series and versions by "
+        "stage, the anomaly rate) may get before a request refreshes them, in the background "
+        "(the request is answered the value it has). A refresh also waits ten times its own "
+        "last duration. 0: computed on every request.",
+    )
     negative_cache_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -202,6 +210,12 @@ class Settings(OrchestrationSettings):
         description="One log line per HTTP request (uvicorn's access log, client address taken "
         "from X-Forwarded-For). Off by default: at thousands of predictions per second a log "
         "line costs more than the prediction it records.",
+    )
+    dashboard: bool = Field(
+        default=True,
+        description="Serve the operators' web dashboard at / (its files at /ui/, all shipped "
+        "in the package, no token needed for them; its data comes from the API with the "
+        "caller's permissions). API processes only. false: no page, the API alone.",
     )
     forwarded_allow_ips: str = Field(
         default="",

@@ -95,6 +95,8 @@ def roles_for(permission: Permission) -> tuple[str, ...]:
 
 def istio_path(path: str) -> str:
     """``/a/{x}/b`` -> ``/a/{*}/b``; refuses any segment it cannot translate exactly."""
+    if path == "/":  # the dashboard's page: an exact match of the root, nothing below it
+        return path
     segments = path.split("/")[1:]
     out = []
     for segment in segments:

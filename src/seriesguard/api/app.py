@@ -25,13 +25,16 @@ from seriesguard.api.request_id import RequestIdMiddleware
 from seriesguard.api.routes import (
     admin,
     batch,
+    fleet,
     health,
+    me,
     models,
     monitoring,
     plot,
     predict,
     training,
 )
+from seriesguard.api.routes import dashboard as dashboard_route
 from seriesguard.api.routes import metrics as metrics_route
 from seriesguard.api.routes import promotions as promotions_route
 from seriesguard.api.routes import scheduler as scheduler_route
@@ -91,6 +94,10 @@ def create_app(runtime: Runtime, *, front_layers: bool = True) -> FastAPI:
         app.include_router(scheduler_route.router)
         app.include_router(promotions_route.router)
         app.include_router(series_data_route.router)  # bulk points into the history store
+        app.include_router(me.router)  # who is calling (public: the dashboard's login check)
+        app.include_router(fleet.router)
+        if runtime.settings.dashboard:
+            app.include_router(dashboard_route.router())  # the page at /, its files at /ui/
     if Role.PREDICTOR in runtime.roles:
         app.include_router(batch.router)  # before predict: "/batch" is not a series id
         app.include_router(predict.router)

@@ -65,6 +65,8 @@ def series_out(summary: SeriesSummary) -> SeriesOut:
         staging_version=label(summary.staging_version),
         latest_version=label(summary.latest_version),
         updated_at=iso(summary.updated_at) or "",
+        canary_version=label(summary.canary_version),
+        shadow_version=label(summary.shadow_version),
     )
 
 

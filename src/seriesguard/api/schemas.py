@@ -95,15 +95,15 @@ class SeriesOut(BaseModel):
     staging_version: str | None
     latest_version: str | None
     updated_at: str
+    canary_version: str | None = Field(default=None, description="Version in canary, if any.")
+    shadow_version: str | None = Field(default=None, description="Version in shadow, if any.")
 
 
 class SeriesDetail(SeriesOut):
     versions: list[VersionOut]
-    canary_version: str | None = Field(default=None, description="Version in canary, if any.")
     canary_percentage: float | None = Field(
         default=None, description="Share of requests the canary answers, 0-100."
     )
-    shadow_version: str | None = Field(default=None, description="Version in shadow, if any.")
     active_promotion_id: str | None = Field(
         default=None, description="The unfinished canary/shadow promotion (GET /promotions/{id})."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 from seriesguard.api.convert import iso, label
 from seriesguard.api.schemas import Strict
 from seriesguard.core.rollout import Event, Promotion, ShadowConfig, State
+from seriesguard.core.rollout_progress import rollout_progress
 
 
 class PromotionAction(Strict):
@@ -50,6 +52,12 @@ class PromotionOut(BaseModel):
     strategy: str
     state: str
     current_percentage: float
+    progress: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="How far it has come, 0-1: canary = current_percentage / 100; shadow = "
+        "time observed / duration; completed = 1; rolled back or rejected = 0.",
+    )
     config: dict[str, Any] = Field(description="The canary_config or shadow_config in force.")
     step: int = Field(description="Transitions so far (the compare-and-set token).")
     created_at: str
@@ -107,7 +115,9 @@ def started_out(p: Promotion) -> PromotionStarted:
     )
 
 
-def promotion_out(p: Promotion, events: list[Event] | None = None) -> PromotionOut:
+def promotion_out(
+    p: Promotion, events: list[Event] | None = None, *, now: float | None = None
+) -> PromotionOut:
     increment, verdict = _due(p)
     config = p.config.to_request()
     return PromotionOut(
@@ -118,6 +128,7 @@ def promotion_out(p: Promotion, events: list[Event] | None = None) -> PromotionO
         strategy=p.strategy.value,
         state=p.state.value,
         current_percentage=p.percentage,
+        progress=rollout_progress(p, now=time.time() if now is None else now),
         config={"shadow_config" if isinstance(p.config, ShadowConfig) else "canary_config": config},
         step=p.step,
         created_at=iso(p.created_at) or "",

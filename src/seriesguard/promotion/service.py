@@ -10,7 +10,7 @@ from seriesguard.core.errors import Conflict, InvalidInput, NotFound
 from seriesguard.core.series import check_series_id
 from seriesguard.core.stages import Stage
 from seriesguard.registry.base import ModelRegistry
-from seriesguard.store.catalog import CatalogRepository
+from seriesguard.store.catalog import CatalogRepository, SeriesFilter
 
 STRATEGIES = ("direct", "canary", "shadow")
 
@@ -39,9 +39,19 @@ class ModelService:
         self._active_promotion = active_promotion or (lambda _series_id: None)
 
     def list_series(
-        self, *, limit: int, offset: int, prefix: str | None = None
+        self,
+        *,
+        limit: int,
+        offset: int,
+        prefix: str | None = None,
+        contains: str | None = None,
+        stage: str | None = None,
     ) -> tuple[list[SeriesSummary], int]:
-        return self._catalog.list_series(limit=limit, offset=offset, prefix=prefix)
+        """``stage``: production, staging, canary, shadow or none (no Production version)."""
+        wanted = None if stage is None else SeriesFilter.parse(stage)
+        return self._catalog.list_series(
+            limit=limit, offset=offset, prefix=prefix, contains=contains, stage=wanted
+        )
 
     def series(
         self, series_id: str, *, loc: tuple[str, ...] = ("path", "series_id")

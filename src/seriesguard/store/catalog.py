@@ -25,11 +25,17 @@ from seriesguard.core.catalog import (
 from seriesguard.core.errors import InvalidInput
 from seriesguard.core.monitoring import ReferenceSummary
 from seriesguard.core.stages import Stage
+from seriesguard.store.catalog_filters import (
+    COUNTED,
+    SeriesFilter,
+    filter_clause,
+    stage_count_columns,
+)
 from seriesguard.store.catalog_rows import CHANGE_COLUMNS, SeriesChange, change, entry, reference
 from seriesguard.store.db import SessionFactory
 from seriesguard.store.tables import ModelVersionRow, SeriesRow
 
-__all__ = ["CatalogRepository", "SeriesChange"]
+__all__ = ["CatalogRepository", "SeriesChange", "SeriesFilter"]
 
 log = logging.getLogger(__name__)
 
@@ -297,15 +303,45 @@ class CatalogRepository:
             return None if row is None else _summary(row)
 
     def list_series(
-        self, *, limit: int = 50, offset: int = 0, prefix: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        prefix: str | None = None,
+        contains: str | None = None,
+        stage: SeriesFilter | None = None,
     ) -> tuple[list[SeriesSummary], int]:
+        """A page of series by id and how many match every filter given: the id starts with
+        ``prefix``, holds ``contains`` (both literally: ``%`` and ``_`` are no wildcards),
+        and the series serves ``stage``."""
         query = select(SeriesRow)
         if prefix:
             query = query.where(SeriesRow.series_id.startswith(prefix, autoescape=True))
+        if contains:
+            query = query.where(SeriesRow.series_id.contains(contains, autoescape=True))
+        if stage is not None:
+            query = query.where(filter_clause(stage))
         with self._sessions() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(query.order_by(SeriesRow.series_id).limit(limit).offset(offset))
             return [_summary(r) for r in rows], int(total)
+
+    def stage_counts(self) -> dict[str, int]:
+        """Series in total, with a Production, Staging, canary and shadow version, and
+        without a Production version: one aggregate over the series table."""
+        with self._sessions() as session:
+            total, *counts = session.execute(select(*stage_count_columns())).one()
+        found = {stage.value: int(count) for stage, count in zip(COUNTED, counts, strict=True)}
+        production = found[SeriesFilter.PRODUCTION.value]
+        return {"total": int(total), **found, "without_production": int(total) - production}
+
+    def version_stage_counts(self) -> dict[str, int]:
+        """Model versions per stage (every stage named, 0 when none): one GROUP BY."""
+        query = select(ModelVersionRow.stage, func.count()).group_by(ModelVersionRow.stage)
+        with self._sessions() as session:
+            found = {stage: int(count) for stage, count in session.execute(query)}
+        order = (Stage.PRODUCTION, Stage.STAGING, Stage.ARCHIVED, Stage.NONE)
+        return {stage.value: found.get(stage.value, 0) for stage in order}
 
     def list_versions(self, series_id: str) -> list[ModelVersion]:
         with self._sessions() as session:

@@ -101,6 +101,23 @@ class DriftRepository:
         with self._sessions() as session:
             return [_to_run(row) for row in session.scalars(query)]
 
+    def latest_finished(self) -> DriftRun | None:
+        """The newest run that has ended (succeeded or failed): what the fleet overview shows."""
+        query = (
+            select(DriftRunRow)
+            .where(DriftRunRow.finished_at.is_not(None))
+            .order_by(DriftRunRow.started_at.desc(), DriftRunRow.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _to_run(row)
+
+    def count_findings(self, run_id: str) -> int:
+        query = select(func.count()).where(DriftFindingRow.run_id == run_id)
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
+
     def findings(self, *, run_id: str, limit: int, offset: int = 0) -> list[DriftFinding]:
         """The findings of run ``run_id`` by series and kind, a page at a time."""
         query = (

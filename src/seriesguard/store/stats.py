@@ -136,6 +136,17 @@ class SeriesStatsRepository:
                 whole = connection.execute(page.where(SeriesStatsRow.series_id == cut)).all()
         return [_fleet_entry(row) for row in whole]
 
+    def fleet_totals(self, *, since_hour: int, until_hour: int) -> tuple[int, int, int]:
+        """(requests, errors, anomalies) of every series, version and process over hours
+        [since_hour, until_hour]: one SUM over the window's rows (the hour index's range)."""
+        stats = SeriesStatsRow
+        query = select(
+            _summed(stats.requests), _summed(stats.errors), _summed(stats.anomalies)
+        ).where(stats.hour.between(since_hour, until_hour))
+        with self._sessions() as session:
+            requests, errors, anomalies = session.execute(query).one()
+        return int(requests or 0), int(errors or 0), int(anomalies or 0)
+
     def prune(self, *, before_hour: int) -> int:
         """Delete the rows of hours before ``before_hour``; returns how many went."""
         with self._sessions.begin() as session:

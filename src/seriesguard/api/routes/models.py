@@ -26,6 +26,7 @@ from seriesguard.core.audit import AuditAction
 from seriesguard.core.authz import Permission, Principal
 from seriesguard.core.series import check_series_id, model_name, parse_version
 from seriesguard.core.stages import Stage
+from seriesguard.store.catalog import SeriesFilter
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], route_class=FastJsonRoute)
 
@@ -38,9 +39,21 @@ async def list_models(
     prefix: Annotated[
         str | None, Query(max_length=128, description="Only series whose id starts so.")
     ] = None,
+    contains: Annotated[
+        str | None, Query(max_length=128, description="Only series whose id holds this text.")
+    ] = None,
+    stage: Annotated[
+        SeriesFilter | None,
+        Query(
+            description="Only series serving a version in this stage: production, staging, "
+            "canary, shadow, or none (no Production version).",
+        ),
+    ] = None,
 ) -> SeriesPage:
     items, total = await run_in_threadpool(
-        lambda: models.list_series(limit=limit, offset=offset, prefix=prefix)
+        lambda: models.list_series(
+            limit=limit, offset=offset, prefix=prefix, contains=contains, stage=stage
+        )
     )
     return SeriesPage(items=[series_out(s) for s in items], total=total, limit=limit, offset=offset)
 
@@ -52,9 +65,7 @@ async def get_model(series_id: str, models: ModelsDep, runtime: RuntimeDep) -> S
     return SeriesDetail(
         **series_out(summary).model_dump(),
         versions=[version_out(v) for v in versions],
-        canary_version=label(summary.canary_version),
         canary_percentage=summary.canary_percentage,
-        shadow_version=label(summary.shadow_version),
         active_promotion_id=active,
     )
 

@@ -32,6 +32,7 @@ ORDER = (
     "evaluation",
     "monitoring",
     "history",
+    "dashboard",
 )
 
 

@@ -40,12 +40,14 @@ def render(document: dict[str, Any]) -> str:
     runs: dict[str, Any] = document.get("benchmarks", {})
     names = [n for n in ORDER if n in runs] + sorted(set(runs) - set(ORDER))
     lines = [START, ""]
-    machines = {json.dumps(runs[n]["machine"], sort_keys=True) for n in names}
-    for machine in sorted(machines):
-        m = json.loads(machine)
-        lines.append(
-            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}."
-        )
+    # Runs on machines that differ only in what is not printed (the kernel build) share a line.
+    machines: dict[str, list[str]] = {}
+    for name in names:
+        m = runs[name]["machine"]
+        line = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}"
+        machines.setdefault(line, []).append(name)
+    for line, ran_there in sorted(machines.items()):
+        lines.append(f"Machine: {line} ({', '.join(ran_there)}).")
     lines += ["", "| benchmark | figure | baseline in the same run | ratio | target | met |"]
     lines.append("|---|---|---|---|---|---|")
     for name in names:

@@ -23,6 +23,19 @@ REQUESTS = 600
 SHADOW_SECONDS = 12.0
 
 
+def _model_once_routes_are(
+    http: httpx.Client, *, shadow: str | None, canary: str | None, timeout: float = 15.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        model: dict[str, Any] = http.get(f"/api/v1/models/{SERIES}").json()
+        routes = (model["shadow_version"], model["canary_version"])
+        if routes == (shadow, canary):
+            return model
+        assert time.monotonic() < deadline, routes
+        time.sleep(0.2)
+
+
 def _per_version(http: httpx.Client) -> dict[str, int]:
     metrics: dict[str, Any] = http.get(
         f"/api/v1/models/{SERIES}/metrics", params={"window": "24h"}
@@ -72,8 +85,9 @@ def test_a_shadow_scores_every_request_unseen_then_goes_on_as_a_canary(make_serv
         assert passed["current_percentage"] == 20
         assert "canary_config" in passed["config"]
 
-        model = http.get(f"/api/v1/models/{SERIES}").json()
-        assert (model["shadow_version"], model["canary_version"]) == (None, challenger)
+        # The promotion's state is saved before its routes are moved (the catalog is written
+        # last and a failed move is retried on the next tick), so the routes follow shortly.
+        model = _model_once_routes_are(http, shadow=None, canary=challenger)
         assert model["canary_percentage"] == 20
         onward = traffic.send(300)
         canary = sum(a.stage == "canary" for a in onward)

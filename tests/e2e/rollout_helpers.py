@@ -112,3 +112,18 @@ def wait_for_state(
             return current
         assert time.monotonic() < deadline, f"still {current['state']}: {current}"
         time.sleep(0.2)
+
+
+def wait_for_routes(
+    http: httpx.Client, series_id: str, *, shadow: str | None, canary: str | None, timeout: float
+) -> dict[str, Any]:
+    """The series once its shadow and canary routes are these: a promotion's state is saved
+    before its routes are moved (the catalog last, retried on the next tick)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        model: dict[str, Any] = http.get(f"/api/v1/models/{series_id}").json()
+        routes = (model["shadow_version"], model["canary_version"])
+        if routes == (shadow, canary):
+            return model
+        assert time.monotonic() < deadline, f"routes still {routes}"
+        time.sleep(0.2)

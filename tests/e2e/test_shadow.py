@@ -14,6 +14,7 @@ from tests.e2e.rollout_helpers import (
     Traffic,
     champion_and_challenger,
     promotion,
+    wait_for_routes,
     wait_for_state,
 )
 
@@ -21,19 +22,6 @@ pytestmark = pytest.mark.e2e
 SERIES = "fan-3-radial"
 REQUESTS = 600
 SHADOW_SECONDS = 12.0
-
-
-def _model_once_routes_are(
-    http: httpx.Client, *, shadow: str | None, canary: str | None, timeout: float = 15.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        model: dict[str, Any] = http.get(f"/api/v1/models/{SERIES}").json()
-        routes = (model["shadow_version"], model["canary_version"])
-        if routes == (shadow, canary):
-            return model
-        assert time.monotonic() < deadline, routes
-        time.sleep(0.2)
 
 
 def _per_version(http: httpx.Client) -> dict[str, int]:
@@ -85,9 +73,7 @@ def test_a_shadow_scores_every_request_unseen_then_goes_on_as_a_canary(make_serv
         assert passed["current_percentage"] == 20
         assert "canary_config" in passed["config"]
 
-        # The promotion's state is saved before its routes are moved (the catalog is written
-        # last and a failed move is retried on the next tick), so the routes follow shortly.
-        model = _model_once_routes_are(http, shadow=None, canary=challenger)
+        model = wait_for_routes(http, SERIES, shadow=None, canary=challenger, timeout=15)
         assert model["canary_percentage"] == 20
         onward = traffic.send(300)
         canary = sum(a.stage == "canary" for a in onward)
